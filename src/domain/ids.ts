@@ -1,0 +1,45 @@
+/** Identifiers as their own types, and the one place stream names are made. */
+
+export type PaymentId = string & { readonly __brand: 'PaymentId' };
+export type TenantId = string & { readonly __brand: 'TenantId' };
+
+/** RFC 3986 unreserved characters: safe in a URL path segment without encoding. */
+export const PAYMENT_ID_PATTERN = /^[A-Za-z0-9._~-]{1,64}$/;
+export const TENANT_ID_PATTERN = /^[A-Za-z0-9._~-]{1,64}$/;
+
+export function isPaymentId(value: string): value is PaymentId {
+  return PAYMENT_ID_PATTERN.test(value);
+}
+
+export function isTenantId(value: string): value is TenantId {
+  return TENANT_ID_PATTERN.test(value);
+}
+
+export const PAYMENT_STREAM_PREFIX = 'payment-';
+
+/**
+ * `payment-{tenant}:{id}`. Neither part may contain ':' (both patterns exclude it),
+ * and any character outside the patterns is percent-encoded anyway, so two
+ * different (tenant, id) pairs can never name the same stream.
+ * Rationale for the '-' after "payment": EventStoreDB's category projection splits
+ * on the first '-', so every payment stream falls into the `payment` category.
+ */
+export function paymentStreamName(tenantId: TenantId, paymentId: PaymentId): string {
+  return `${PAYMENT_STREAM_PREFIX}${encodePart(tenantId)}:${encodePart(paymentId)}`;
+}
+
+export function parsePaymentStreamName(streamName: string): { tenantId: TenantId; paymentId: PaymentId } | undefined {
+  if (!streamName.startsWith(PAYMENT_STREAM_PREFIX)) return undefined;
+  const parts = streamName.slice(PAYMENT_STREAM_PREFIX.length).split(':');
+  if (parts.length !== 2) return undefined;
+  return { tenantId: decodeURIComponent(parts[0]!) as TenantId, paymentId: decodeURIComponent(parts[1]!) as PaymentId };
+}
+
+function encodePart(part: string): string {
+  return part.replace(/[^A-Za-z0-9._~-]/g, (character) => encodeURIComponent(character).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`));
+}
+
+/** The stream that audits refused reuses of a payment id, one per tenant. */
+export function paymentIdConflictAuditStreamName(tenantId: TenantId): string {
+  return `audit-payment-id-conflicts-${encodePart(tenantId)}`;
+}

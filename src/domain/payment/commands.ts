@@ -1,0 +1,33 @@
+import type { PaymentId, TenantId } from '../ids';
+import type { CommandMetadata } from '../principal';
+import type { PaymentInstruction } from './state';
+
+interface Command<Type extends string, Data> {
+  readonly type: Type;
+  readonly data: Data;
+  readonly metadata: CommandMetadata;
+}
+
+export type RequestPayment = Command<'RequestPayment', { readonly paymentId: PaymentId; readonly tenantId: TenantId; readonly instruction: PaymentInstruction }>;
+export type CancelPayment = Command<'CancelPayment', { readonly reason: string }>;
+export type StartBankSubmission = Command<'StartBankSubmission', { readonly idempotencyKey: string; readonly endToEndId: string; readonly gatewayId: string }>;
+export type RecordBankAttemptFailure = Command<'RecordBankAttemptFailure', { readonly attempt: number; readonly error: string }>;
+export type SettlePayment = Command<'SettlePayment', { readonly bankTransferId: string }>;
+export type RejectPayment = Command<'RejectPayment', { readonly reason: string; readonly bankTransferId: string | null }>;
+export type ParkWithUnknownOutcome = Command<'ParkWithUnknownOutcome', { readonly lastError: string }>;
+export type RequestOperatorRetry = Command<'RequestOperatorRetry', { readonly reason: string }>;
+export type ResolveManually = Command<
+  'ResolveManually',
+  { readonly outcome: 'settled' | 'rejected'; readonly bankTransferId: string | null; readonly reason: string; readonly evidence: string }
+>;
+
+export type PaymentCommand =
+  | RequestPayment
+  | CancelPayment
+  | StartBankSubmission
+  | RecordBankAttemptFailure
+  | SettlePayment
+  | RejectPayment
+  | ParkWithUnknownOutcome
+  | RequestOperatorRetry
+  | ResolveManually;

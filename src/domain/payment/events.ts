@@ -1,0 +1,118 @@
+/**
+ * The payment's events: the source of truth and the audit trail. Payloads are
+ * plain JSON. A change to a payload's shape bumps its schema version and adds an
+ * upcaster (see upcast.ts) so old events keep reading.
+ */
+import type { CurrencyCode } from '../money';
+import type { PaymentId, TenantId } from '../ids';
+
+export interface Party {
+  readonly name: string;
+  /** Electronic format: upper case, no spaces. */
+  readonly iban: string;
+}
+
+export interface PaymentRequested {
+  readonly type: 'PaymentRequested';
+  readonly data: {
+    readonly paymentId: PaymentId;
+    readonly tenantId: TenantId;
+    readonly amountMinor: number;
+    readonly currency: CurrencyCode;
+    readonly debtor: Party;
+    readonly creditor: Party;
+    readonly reference: string | null;
+    readonly metadata: Readonly<Record<string, string>>;
+    readonly requestedAt: string;
+  };
+}
+
+export interface PaymentCancelled {
+  readonly type: 'PaymentCancelled';
+  readonly data: { readonly reason: string; readonly cancelledBy: string; readonly cancelledAt: string };
+}
+
+/** The gateway's intent: recorded before every bank call, so a crash after the call is recoverable. */
+export interface BankSubmissionStarted {
+  readonly type: 'BankSubmissionStarted';
+  readonly data: {
+    readonly attempt: number;
+    /** Stable for the payment's whole life: the bank deduplicates retries by it. */
+    readonly idempotencyKey: string;
+    /** The reference the bank can be asked about, even after the key expired there. */
+    readonly endToEndId: string;
+    readonly gatewayId: string;
+    readonly startedAt: string;
+  };
+}
+
+/** A bank call that did not give an outcome (timeout, 5xx, dropped connection); retried later. */
+export interface BankAttemptFailed {
+  readonly type: 'BankAttemptFailed';
+  readonly data: { readonly attempt: number; readonly error: string; readonly failedAt: string };
+}
+
+export interface PaymentSettled {
+  readonly type: 'PaymentSettled';
+  readonly data: { readonly bankTransferId: string; readonly settledAt: string };
+}
+
+export interface PaymentRejected {
+  readonly type: 'PaymentRejected';
+  readonly data: { readonly reason: string; readonly bankTransferId: string | null; readonly rejectedAt: string };
+}
+
+/** The gateway could not learn the outcome within its retry window: parked for an operator. */
+export interface BankOutcomeUnknown {
+  readonly type: 'BankOutcomeUnknown';
+  readonly data: { readonly attempts: number; readonly lastError: string; readonly parkedAt: string };
+}
+
+export interface OperatorRetryRequested {
+  readonly type: 'OperatorRetryRequested';
+  readonly data: { readonly operator: string; readonly reason: string; readonly requestedAt: string };
+}
+
+export interface PaymentResolvedByOperator {
+  readonly type: 'PaymentResolvedByOperator';
+  readonly data: {
+    readonly outcome: 'settled' | 'rejected';
+    readonly bankTransferId: string | null;
+    readonly reason: string;
+    readonly evidence: string;
+    readonly operator: string;
+    readonly resolvedAt: string;
+  };
+}
+
+export type PaymentEvent =
+  | PaymentRequested
+  | PaymentCancelled
+  | BankSubmissionStarted
+  | BankAttemptFailed
+  | PaymentSettled
+  | PaymentRejected
+  | BankOutcomeUnknown
+  | OperatorRetryRequested
+  | PaymentResolvedByOperator;
+
+export type PaymentEventType = PaymentEvent['type'];
+
+export const PAYMENT_EVENT_TYPES: readonly PaymentEventType[] = [
+  'PaymentRequested',
+  'PaymentCancelled',
+  'BankSubmissionStarted',
+  'BankAttemptFailed',
+  'PaymentSettled',
+  'PaymentRejected',
+  'BankOutcomeUnknown',
+  'OperatorRetryRequested',
+  'PaymentResolvedByOperator',
+];
+
+/** Current schema version of every payment event payload. */
+export const PAYMENT_EVENT_SCHEMA_VERSION = 1;
+
+export function isPaymentEventType(type: string): type is PaymentEventType {
+  return (PAYMENT_EVENT_TYPES as readonly string[]).includes(type);
+}

@@ -1,0 +1,7 @@
+export * from './commands';
+export * from './decide';
+export * from './events';
+export * from './evolve';
+export * from './instruction';
+export * from './state';
+export * from './upcast';

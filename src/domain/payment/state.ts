@@ -1,0 +1,47 @@
+import type { CurrencyCode } from '../money';
+import type { PaymentId, TenantId } from '../ids';
+import type { Party } from './events';
+
+export type PaymentStatus = 'requested' | 'submitted' | 'settled' | 'rejected' | 'unknown' | 'cancelled';
+
+/** What the client asked for: compared field by field when a PUT is retried. */
+export interface PaymentInstruction {
+  readonly amountMinor: number;
+  readonly currency: CurrencyCode;
+  readonly debtor: Party;
+  readonly creditor: Party;
+  readonly reference: string | null;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface BankProgress {
+  readonly attempts: number;
+  readonly idempotencyKey: string;
+  readonly endToEndId: string;
+  readonly lastError: string | null;
+}
+
+interface PaymentCommon {
+  readonly paymentId: PaymentId;
+  readonly tenantId: TenantId;
+  readonly instruction: PaymentInstruction;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** Null until the gateway first records its intent. */
+  readonly bank: BankProgress | null;
+}
+
+export type PaymentState =
+  | { readonly status: 'none' }
+  | (PaymentCommon & { readonly status: 'requested' })
+  | (PaymentCommon & { readonly status: 'submitted'; readonly bank: BankProgress; readonly operatorRetryPending: boolean })
+  | (PaymentCommon & { readonly status: 'settled'; readonly bankTransferId: string; readonly resolvedBy: string | null })
+  | (PaymentCommon & { readonly status: 'rejected'; readonly reason: string; readonly bankTransferId: string | null; readonly resolvedBy: string | null })
+  | (PaymentCommon & { readonly status: 'unknown'; readonly bank: BankProgress })
+  | (PaymentCommon & { readonly status: 'cancelled'; readonly reason: string });
+
+export type ExistingPaymentState = Exclude<PaymentState, { status: 'none' }>;
+
+export const initialState: PaymentState = { status: 'none' };
+
+export const TERMINAL_STATUSES: readonly PaymentStatus[] = ['settled', 'rejected', 'cancelled'];
