@@ -1,0 +1,173 @@
+/**
+ * One small SQL port over the two PostgreSQL engines we run on: PGlite (embedded,
+ * in-process, one connection) and a PostgreSQL server through a `pg` pool. The
+ * event store, the projections and the gateway's work queue share it, so that a
+ * batch and its checkpoint can be committed in one transaction on either engine.
+ */
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+
+export interface QueryResult<Row> {
+  readonly rows: Row[];
+  readonly rowCount: number;
+}
+
+export interface SqlClient {
+  query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>>;
+}
+
+export type Notification = (payload: string) => void;
+
+export interface Database extends SqlClient {
+  readonly engine: 'pglite' | 'postgres';
+  /** Runs `work` in one transaction: commit when it resolves, roll back when it throws. */
+  transaction<T>(work: (tx: SqlClient) => Promise<T>): Promise<T>;
+  /** LISTEN on a channel; returns the function that stops listening. */
+  listen(channel: string, onNotification: Notification): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+/**
+ * A FIFO lock. PGlite has a single connection: a plain query issued while another
+ * caller's transaction is open would run inside that transaction, so every use of
+ * the connection, queries and transactions alike, takes this lock first.
+ */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    let release!: () => void;
+    const previous = this.tail;
+    this.tail = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+}
+
+export class PgliteDatabase implements Database {
+  readonly engine = 'pglite' as const;
+  private readonly lock = new Mutex();
+
+  private constructor(private readonly db: PGlite) {}
+
+  /** `dataDir` undefined keeps the database in memory (tests). */
+  static async open(dataDir?: string): Promise<PgliteDatabase> {
+    const db = dataDir === undefined ? new PGlite() : new PGlite(dataDir);
+    await db.waitReady;
+    return new PgliteDatabase(db);
+  }
+
+  query<Row>(text: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
+    return this.lock.run(() => this.unlockedQuery<Row>(this.db, text, params));
+  }
+
+  transaction<T>(work: (tx: SqlClient) => Promise<T>): Promise<T> {
+    return this.lock.run(() =>
+      this.db.transaction(async (tx) => {
+        const client: SqlClient = { query: (text, params = []) => this.unlockedQuery(tx, text, params) };
+        return work(client);
+      }),
+    );
+  }
+
+  async listen(channel: string, onNotification: Notification): Promise<() => Promise<void>> {
+    const unlisten = await this.lock.run(() => this.db.listen(channel, onNotification));
+    return () => this.lock.run(() => unlisten());
+  }
+
+  close(): Promise<void> {
+    return this.lock.run(() => this.db.close());
+  }
+
+  private async unlockedQuery<Row>(
+    target: Pick<PGlite, 'query'>,
+    text: string,
+    params: readonly unknown[],
+  ): Promise<QueryResult<Row>> {
+    const result = await target.query<Row>(text, params as unknown[]);
+    return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+  }
+}
+
+export interface PostgresOptions {
+  readonly connectionString: string;
+  /** Every table lives in this schema (created if missing): one per test run, `public` in production. */
+  readonly schema?: string;
+  readonly poolSizeMax?: number;
+  readonly statementTimeoutMs?: number;
+}
+
+const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export class PostgresDatabase implements Database {
+  readonly engine = 'postgres' as const;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly clientConfig: pg.ClientConfig,
+  ) {}
+
+  static async open(options: PostgresOptions): Promise<PostgresDatabase> {
+    const schema = options.schema ?? 'public';
+    if (!SCHEMA_PATTERN.test(schema)) throw new Error(`invalid schema name: ${schema}`);
+    const clientConfig: pg.ClientConfig = {
+      connectionString: options.connectionString,
+      options: `-c search_path=${schema}`,
+      statement_timeout: options.statementTimeoutMs ?? 30_000,
+    };
+    const pool = new pg.Pool({ ...clientConfig, max: options.poolSizeMax ?? 10 });
+    // An idle client's connection error must not crash the process; the pool replaces it.
+    pool.on('error', () => undefined);
+    const database = new PostgresDatabase(pool, clientConfig);
+    if (schema !== 'public') await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    return database;
+  }
+
+  async query<Row>(text: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
+    const result = await this.pool.query(text, params as unknown[]);
+    return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
+  }
+
+  async transaction<T>(work: (tx: SqlClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const tx: SqlClient = {
+        query: async <Row>(text: string, params: readonly unknown[] = []) => {
+          const result = await client.query(text, params as unknown[]);
+          return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
+        },
+      };
+      const value = await work(tx);
+      await client.query('COMMIT');
+      return value;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async listen(channel: string, onNotification: Notification): Promise<() => Promise<void>> {
+    // A dedicated connection: a pooled one would be handed to other work between notifications.
+    const client = new pg.Client(this.clientConfig);
+    client.on('error', () => undefined);
+    client.on('notification', (message) => {
+      if (message.channel === channel) onNotification(message.payload ?? '');
+    });
+    await client.connect();
+    await client.query(`LISTEN "${channel.replace(/"/g, '')}"`);
+    return async () => {
+      await client.end().catch(() => undefined);
+    };
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+}
