@@ -1,0 +1,130 @@
+/**
+ * The payments module: use cases of the payment stream, built once from its
+ * dependencies (the store, the id source). HTTP routes, the gateway and the
+ * operator API all come through here, so every write goes through the decider.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { EventStore } from '../event-store/port';
+import { DomainError } from '../domain/errors';
+import { paymentIdConflictAuditStreamName, paymentStreamName, type PaymentId, type TenantId } from '../domain/ids';
+import type { CommandMetadata } from '../domain/principal';
+import {
+  decide,
+  evolve,
+  initialState,
+  PAYMENT_EVENT_SCHEMA_VERSION,
+  upcastPaymentEvent,
+  type ExistingPaymentState,
+  type PaymentCommand,
+  type PaymentEvent,
+  type PaymentInstruction,
+  type PaymentState,
+} from '../domain/payment';
+import { createCommandHandler, type HandleOptions, type HandleResult } from './command-handler';
+import { schemaVersionOf, toEventData, type NewEventId } from './event-envelope';
+import { PreconditionFailedError } from './errors';
+
+export interface PaymentsModuleOptions {
+  readonly store: EventStore;
+  readonly newEventId?: NewEventId;
+  readonly conflictRetryCountMax?: number;
+}
+
+export type PaymentResult = HandleResult<PaymentEvent, PaymentState>;
+
+export interface RequestPaymentInput {
+  readonly tenantId: TenantId;
+  readonly paymentId: PaymentId;
+  readonly instruction: PaymentInstruction;
+  /** If-None-Match: * — refuse with 412 instead of answering an existing payment. */
+  readonly createOnly: boolean;
+}
+
+export interface RequestPaymentOutcome extends PaymentResult {
+  readonly created: boolean;
+  readonly state: ExistingPaymentState;
+}
+
+export function createPaymentsModule(options: PaymentsModuleOptions) {
+  const newEventId = options.newEventId ?? randomUUID;
+  const handler = createCommandHandler(options.store, {
+    decide,
+    evolve,
+    initialState,
+    schemaVersion: PAYMENT_EVENT_SCHEMA_VERSION,
+    fromRecorded: (event) => upcastPaymentEvent(event.type, event.data, schemaVersionOf(event)),
+  }, { newEventId, conflictRetryCountMax: options.conflictRetryCountMax ?? 5 });
+
+  async function requestPayment(input: RequestPaymentInput, metadata: CommandMetadata): Promise<RequestPaymentOutcome> {
+    const stream = paymentStreamName(input.tenantId, input.paymentId);
+    if (input.createOnly) {
+      const existing = await handler.load(stream);
+      if (existing.state.status !== 'none') throw new PreconditionFailedError('a payment with this id exists (If-None-Match: *)', existing.revision);
+    }
+    const command: PaymentCommand = { type: 'RequestPayment', data: input, metadata };
+    try {
+      const result = await handler.handle(stream, command, input.createOnly ? { expectedRevision: -1 } : {});
+      return { ...result, created: result.appended.length > 0, state: existingState(result.state) };
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'payment_id_conflict') await auditIdConflict(input, metadata, error);
+      if (error instanceof PreconditionFailedError && input.createOnly) {
+        throw new PreconditionFailedError('a payment with this id exists (If-None-Match: *)', error.currentRevision);
+      }
+      throw error;
+    }
+  }
+
+  /** A refused reuse of an id is itself a fact worth keeping: who tried what, when. */
+  async function auditIdConflict(input: RequestPaymentInput, metadata: CommandMetadata, error: DomainError): Promise<void> {
+    const event = {
+      type: 'PaymentIdConflictRefused',
+      data: {
+        tenantId: input.tenantId,
+        paymentId: input.paymentId,
+        attemptedBy: metadata.principal.id,
+        attemptedAt: metadata.now.toISOString(),
+        payloadSha256: instructionHash(input.instruction),
+        differingFields: (error.details['differingFields'] as string[] | undefined) ?? [],
+      },
+    };
+    await options.store.appendToStream(paymentIdConflictAuditStreamName(input.tenantId), [toEventData(event, metadata, 1, newEventId)], {
+      expectedRevision: 'any',
+    });
+  }
+
+  async function getPayment(tenantId: TenantId, paymentId: PaymentId) {
+    const loaded = await handler.load(paymentStreamName(tenantId, paymentId));
+    if (loaded.state.status === 'none') return undefined;
+    return { ...loaded, state: loaded.state };
+  }
+
+  async function execute(tenantId: TenantId, paymentId: PaymentId, command: PaymentCommand, handleOptions: HandleOptions = {}) {
+    const result = await handler.handle(paymentStreamName(tenantId, paymentId), command, handleOptions);
+    return { ...result, state: existingState(result.state) };
+  }
+
+  return { requestPayment, getPayment, execute };
+}
+
+export type PaymentsModule = ReturnType<typeof createPaymentsModule>;
+
+function existingState(state: PaymentState): ExistingPaymentState {
+  if (state.status === 'none') throw new Error('a handled payment command left no payment');
+  return state;
+}
+
+/** SHA-256 of the instruction's canonical JSON (sorted keys), as the audit's payload fingerprint. */
+export function instructionHash(instruction: PaymentInstruction): string {
+  return createHash('sha256').update(canonicalJson(instruction)).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value as object)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value);
+}

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { integerFromEnv, key, readSection, type SectionValues } from './env';
+
+const apiKeyEntry = z.object({
+  key: z.string().min(16, 'keys are at least 16 characters'),
+  role: z.enum(['client', 'analyst', 'operator', 'supervisor']),
+  tenant: z.string().regex(/^[A-Za-z0-9._~-]{1,64}$/).optional(),
+  name: z.string().max(100).optional(),
+}).refine((entry) => (entry.role === 'client') === (entry.tenant !== undefined), {
+  message: 'a client key names exactly one tenant; staff keys name none',
+});
+
+export type ApiKeyEntry = z.infer<typeof apiKeyEntry>;
+
+const apiKeysFromEnv = z
+  .string()
+  .transform((text, context) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      context.addIssue({ code: 'custom', message: 'must be a JSON array of { key, role, tenant? }' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.array(apiKeyEntry).min(1))
+  .optional();
+
+export const coreSection = {
+  nodeEnv: key('NODE_ENV', 'development, test or production. Production refuses demo API keys.', z.enum(['development', 'test', 'production']).default('development'), 'development'),
+  port: key('PORT', 'HTTP port of the API.', integerFromEnv(0, 65535).default(3000), '3000'),
+  host: key('HOST', 'Interface the API listens on (0.0.0.0 in containers).', z.string().min(1).default('127.0.0.1'), '127.0.0.1'),
+  logLevel: key('LOG_LEVEL', 'pino log level.', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), 'info'),
+  eventStore: key('EVENT_STORE', 'Event store: pglite (embedded), postgres or eventstoredb.', z.enum(['pglite', 'postgres', 'eventstoredb']).default('pglite'), 'pglite'),
+  dataDir: key('DATA_DIR', "Folder of the embedded store's data (PGlite).", z.string().min(1).default('./data'), './data'),
+  databaseUrl: key('DATABASE_URL', 'PostgreSQL connection string: the event store when EVENT_STORE=postgres; read models and the work queue when EVENT_STORE=postgres or eventstoredb.', z.string().url().optional()),
+  databaseSchema: key('DATABASE_SCHEMA', 'PostgreSQL schema for every table.', z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('public'), 'public'),
+  eventStoreUrl: key('EVENTSTORE_URL', 'EventStoreDB/KurrentDB connection string (esdb:// or kurrentdb://) when EVENT_STORE=eventstoredb.', z.string().regex(/^(esdb|esdb\+discover|kurrentdb|kurrentdb\+discover|kdb|kdb\+discover):\/\//, 'must be an esdb:// or kurrentdb:// connection string').optional()),
+  apiKeys: key('API_KEYS', 'JSON array of { "key", "role", "tenant" } (role client|analyst|operator|supervisor; tenant for clients). Required in production; without it, development seeds the documented demo keys.', apiKeysFromEnv),
+  amountMajorMax: key('AMOUNT_MAJOR_MAX', 'Largest payment amount in major units of its currency.', integerFromEnv(1, 1_000_000_000).default(1_000_000), '1000000'),
+  bodyBytesMax: key('BODY_BYTES_MAX', 'Largest accepted request body in bytes.', integerFromEnv(1_024, 1_048_576).default(65_536), '65536'),
+  rateLimitPerMinute: key('RATE_LIMIT_PER_MINUTE', 'Requests one API key may make per minute (in-process count: per API instance); 0 turns the limit off.', integerFromEnv(0, 10_000_000).default(6_000), '6000'),
+  readWaitMsMax: key('READ_WAIT_MS_MAX', 'Longest a read may wait for a projection to reach a requested position.', integerFromEnv(0, 30_000).default(5_000), '5000'),
+};
+
+export type CoreConfig = SectionValues<typeof coreSection>;
+
+export function readCoreConfig(env: NodeJS.ProcessEnv, problems: string[]): CoreConfig {
+  const core = readSection(coreSection, env, problems);
+  if (core.eventStore !== 'pglite' && !core.databaseUrl) {
+    problems.push(`DATABASE_URL: required when EVENT_STORE=${core.eventStore}`);
+  }
+  if (core.eventStore === 'eventstoredb' && !core.eventStoreUrl) {
+    problems.push('EVENTSTORE_URL: required when EVENT_STORE=eventstoredb');
+  }
+  if (core.nodeEnv === 'production' && !core.apiKeys) {
+    problems.push('API_KEYS: required when NODE_ENV=production (demo keys are never used in production)');
+  }
+  return core;
+}

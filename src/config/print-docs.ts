@@ -1,0 +1,26 @@
+/**
+ * Prints the configuration reference from the sections' own descriptions, or
+ * with `--write` puts it into README.md between the config markers, so the
+ * README cannot drift from the code.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bankSandboxSection } from '../bank-sandbox/config';
+import { gatewaySection } from '../bank-gateway/config';
+import { projectorSection } from '../projections/config';
+import { allInOneSection } from './all-in-one';
+import { coreSection } from './core';
+import { describeSections, type EnvSection } from './env';
+
+export const DOCUMENTED_SECTIONS: readonly EnvSection[] = [coreSection, allInOneSection, gatewaySection, projectorSection, bankSandboxSection];
+
+const table = describeSections(DOCUMENTED_SECTIONS);
+
+if (process.argv.includes('--write')) {
+  const readmePath = join(__dirname, '..', '..', 'README.md');
+  const readme = readFileSync(readmePath, 'utf8');
+  const updated = readme.replace(/<!-- config:start -->[\s\S]*<!-- config:end -->/, `<!-- config:start -->\n${table}\n<!-- config:end -->`);
+  writeFileSync(readmePath, updated);
+} else {
+  process.stdout.write(`${table}\n`);
+}
