@@ -1,0 +1,62 @@
+/**
+ * The HTTP application: cross-cutting middleware in a fixed order, then the
+ * route modules handed in by the process entry file. Nothing is constructed
+ * here that a test would want to replace.
+ */
+import express, { type Router } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import type { Logger } from '../logging';
+import { authenticate, principalFrom, type Authenticator } from './auth';
+import { createDocsRouter } from './docs-page';
+import { createHealthRouter, type ReadinessCheck } from './health';
+import { buildOpenApiDocument, type OpenAPIRegistry } from './openapi';
+import { HttpProblem, notFoundHandler, problemErrorHandler } from './problem';
+import { requestIds, requestLogging } from './request-context';
+
+export interface AppOptions {
+  readonly logger: Logger;
+  readonly authenticator: Authenticator;
+  readonly bodyBytesMax: number;
+  /** Requests per API key per minute; 0 is no limit. */
+  readonly rateLimitPerMinute: number;
+  readonly registry: OpenAPIRegistry;
+  readonly readinessChecks: ReadonlyMap<string, ReadinessCheck>;
+  /** Routes that need an API key. */
+  readonly routers: readonly Router[];
+  /** Routes without an API key (pages whose data calls need one). */
+  readonly publicRouters?: readonly Router[];
+  readonly version?: string;
+}
+
+export function createApp(options: AppOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use(requestIds());
+  app.use(requestLogging(options.logger));
+  app.use(express.json({ limit: options.bodyBytesMax, type: ['application/json', 'application/*+json'], strict: false }));
+  app.use(createHealthRouter(options.readinessChecks));
+  app.use(createDocsRouter(() => buildOpenApiDocument(options.registry, options.version ?? '0.1.0')));
+  for (const router of options.publicRouters ?? []) app.use(router);
+  app.use(authenticate(options.authenticator));
+  if (options.rateLimitPerMinute > 0) app.use(perKeyRateLimit(options.rateLimitPerMinute));
+  for (const router of options.routers) app.use(router);
+  app.use(notFoundHandler);
+  app.use(problemErrorHandler);
+  return app;
+}
+
+/** Counted per principal (after authentication), so one noisy client cannot starve the others. */
+function perKeyRateLimit(limitPerMinute: number) {
+  return rateLimit({
+    windowMs: 60_000,
+    limit: limitPerMinute,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    keyGenerator: (_req, res) => principalFrom(res).id,
+    handler: (_req, _res, next, options) => {
+      next(new HttpProblem(429, 'rate-limited', 'Too many requests', `at most ${limitPerMinute} requests per minute per API key`, {}, { 'Retry-After': String(Math.ceil(options.windowMs / 1000)) }));
+    },
+  });
+}

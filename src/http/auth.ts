@@ -1,0 +1,101 @@
+/**
+ * Bearer API keys. Each key maps to a principal: a client of one tenant, or a
+ * staff role. Keys are compared through their SHA-256 digests with a constant
+ * time comparison against every configured key, so neither the match nor its
+ * position in the list leaks through timing.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Request, RequestHandler, Response } from 'express';
+import type { ApiKeyEntry } from '../config/core';
+import type { TenantId } from '../domain/ids';
+import type { Principal, Role } from '../domain/principal';
+import { HttpProblem } from './problem';
+
+/** Documented in the README; seeded only outside production and only without API_KEYS. */
+export const DEMO_API_KEYS: readonly ApiKeyEntry[] = [
+  { key: 'demo-client-acme-0000000001', role: 'client', tenant: 'acme', name: 'Acme Ltd (demo client)' },
+  { key: 'demo-client-globex-000000002', role: 'client', tenant: 'globex', name: 'Globex Corp (demo client)' },
+  { key: 'demo-analyst-00000000000003', role: 'analyst', name: 'Ana Lyst (demo analyst)' },
+  { key: 'demo-operator-0000000000004', role: 'operator', name: 'Olga Operator (demo operator)' },
+  { key: 'demo-operator-0000000000005', role: 'operator', name: 'Oscar Operator (demo operator)' },
+  { key: 'demo-supervisor-00000000006', role: 'supervisor', name: 'Sue Pervisor (demo supervisor)' },
+];
+
+interface KeyRecord {
+  readonly digest: Buffer;
+  readonly principal: Principal;
+}
+
+const digest = (key: string) => createHash('sha256').update(key, 'utf8').digest();
+
+/** A principal's id is derived from its key, never the key itself, so logs and events never hold a key. */
+function principalOf(entry: ApiKeyEntry, index: number): Principal {
+  const id = `${entry.role}:${entry.name ? entry.name.replace(/\s*\(.*\)$/, '').toLowerCase().replace(/[^a-z0-9]+/g, '-') : `key-${index}`}:${digest(entry.key).toString('hex').slice(0, 8)}`;
+  if (entry.role === 'client') return { kind: 'client', id, tenantId: entry.tenant as TenantId };
+  return { kind: 'staff', id, role: entry.role };
+}
+
+export interface Authenticator {
+  authenticate(authorization: string | undefined): Principal | undefined;
+}
+
+export function createAuthenticator(entries: readonly ApiKeyEntry[]): Authenticator {
+  const records: KeyRecord[] = entries.map((entry, index) => ({ digest: digest(entry.key), principal: principalOf(entry, index) }));
+  return {
+    authenticate(authorization) {
+      const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(authorization ?? '');
+      if (!match) return undefined;
+      const presented = digest(match[1]!);
+      let found: Principal | undefined;
+      for (const record of records) {
+        if (timingSafeEqual(record.digest, presented)) found = record.principal;
+      }
+      return found;
+    },
+  };
+}
+
+export function roleOf(principal: Principal): Role | 'system' {
+  if (principal.kind === 'client') return 'client';
+  if (principal.kind === 'staff') return principal.role;
+  return 'system';
+}
+
+export function authenticate(authenticator: Authenticator): RequestHandler {
+  return (req, res, next) => {
+    const principal = authenticator.authenticate(req.get('authorization'));
+    if (!principal) {
+      return next(new HttpProblem(401, 'unauthenticated', 'Unauthenticated', 'send a valid API key as "Authorization: Bearer <key>"', {}, { 'WWW-Authenticate': 'Bearer realm="paystream"' }));
+    }
+    res.locals['principal'] = principal;
+    next();
+  };
+}
+
+export function requireRole(...roles: Array<Role>): RequestHandler {
+  return (_req, res, next) => {
+    const principal = principalFrom(res);
+    const role = roleOf(principal);
+    if (role === 'system' || !roles.includes(role)) {
+      return next(new HttpProblem(403, 'forbidden', 'Forbidden', `this route needs one of the roles: ${roles.join(', ')}`));
+    }
+    next();
+  };
+}
+
+export function principalFrom(res: Response): Principal {
+  const principal = res.locals['principal'] as Principal | undefined;
+  if (!principal) throw new Error('route reached without authentication');
+  return principal;
+}
+
+export function commandMetadata(req: Request, res: Response, now: () => Date) {
+  const requestId = res.locals['requestId'] as string;
+  return {
+    now: now(),
+    principal: principalFrom(res),
+    requestId,
+    correlationId: (res.locals['correlationId'] as string | undefined) ?? requestId,
+    causationId: requestId,
+  };
+}

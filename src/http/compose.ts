@@ -1,0 +1,54 @@
+/**
+ * The API's route modules beyond payments, built from the process's parts. The
+ * API process and the all-in-one process both use this, so the routes an
+ * operator or analyst reaches are the same whichever way paystream runs.
+ */
+import type { Router } from 'express';
+import type { PaymentsModule } from '../application/payments';
+import { createBankClientFromConfig } from '../bank-gateway/compose';
+import type { GatewayConfig } from '../bank-gateway/config';
+import { createWorkQueue, migrateWorkQueue } from '../bank-gateway/work-queue';
+import type { Database } from '../db/database';
+import type { EventStore } from '../event-store/port';
+import type { Logger } from '../logging';
+import { ensureProjectionSchema } from '../projections/checkpoints';
+import { createFreshness, type Freshness } from '../projections/freshness';
+import { READ_MODELS } from '../projections/read-models';
+import { createAnalyticsRouter } from './analytics/routes';
+import { createDashboardRouter } from './dashboard/routes';
+import type { OpenAPIRegistry } from './openapi';
+import { createOpsRouter } from './ops/routes';
+
+export interface StaffRoutesOptions {
+  readonly store: EventStore;
+  /** Where the read models and the gateway's work queue live. */
+  readonly database: Database;
+  readonly gateway: GatewayConfig;
+  readonly logger: Logger;
+  readonly readWaitMsMax: number;
+  /** The projector's own freshness when it runs in this process; else read from the checkpoints. */
+  readonly freshness?: Freshness;
+}
+
+export type ExtraRouters = (context: { registry: OpenAPIRegistry; payments: PaymentsModule }) => { routers: Router[]; publicRouters: Router[] };
+
+/**
+ * Prepares the tables the staff routes read (idempotent migrations, so an API
+ * started before the projector or the gateway still answers, with empty
+ * results and an honest freshness) and returns the routers.
+ */
+export async function prepareStaffRoutes(options: StaffRoutesOptions): Promise<ExtraRouters> {
+  await ensureProjectionSchema(options.database, READ_MODELS);
+  const workQueue = createWorkQueue(options.database, { migrate: migrateWorkQueue });
+  await workQueue.migrate();
+  const freshness = options.freshness ?? createFreshness({ database: options.database, store: options.store, projections: READ_MODELS });
+  // Its own bank client: an open circuit in a gateway must not block an operator's lookup.
+  const bank = createBankClientFromConfig(options.gateway, options.logger);
+  return ({ registry, payments }) => ({
+    routers: [
+      createOpsRouter({ payments, workQueue, bank, now: () => new Date(), registry }),
+      createAnalyticsRouter({ database: options.database, freshness, registry, readWaitMsMax: options.readWaitMsMax }),
+    ],
+    publicRouters: [createDashboardRouter()],
+  });
+}

@@ -1,0 +1,33 @@
+/**
+ * /openapi.json and a human-readable page at /docs (Swagger UI, served from the
+ * installed swagger-ui-dist package: no CDN, works offline).
+ */
+import express, { Router } from 'express';
+import { getAbsoluteFSPath } from 'swagger-ui-dist';
+
+const DOCS_PAGE = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>paystream API</title><link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="docs"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/init.js"></script>
+</body></html>`;
+
+const INIT_SCRIPT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#docs', deepLinking: true });`;
+
+export function createDocsRouter(document: () => object): Router {
+  const router = Router();
+  let cached: string | undefined;
+  router.get('/openapi.json', (_req, res) => {
+    cached ??= JSON.stringify(document());
+    res.type('application/json').send(cached);
+  });
+  router.get('/docs', (_req, res) => {
+    res.type('html').send(DOCS_PAGE);
+  });
+  router.get('/docs/init.js', (_req, res) => {
+    res.type('application/javascript').send(INIT_SCRIPT);
+  });
+  router.use('/docs/assets', express.static(getAbsoluteFSPath(), { index: false, maxAge: '1h' }));
+  return router;
+}

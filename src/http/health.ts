@@ -1,0 +1,40 @@
+/**
+ * Liveness says the process answers; readiness says it can do its work: the
+ * store answers, and every component that registered a check (gateway,
+ * projector) reports itself healthy, with its lag and details for operators.
+ */
+import { Router } from 'express';
+
+export interface ReadinessReport {
+  readonly healthy: boolean;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+export type ReadinessCheck = () => Promise<ReadinessReport>;
+
+export const READINESS_CHECK_TIMEOUT_MS = 2_000;
+
+async function withTimeout(check: ReadinessCheck): Promise<ReadinessReport> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<ReadinessReport>((resolve) => {
+    timer = setTimeout(() => resolve({ healthy: false, details: { error: `no answer within ${READINESS_CHECK_TIMEOUT_MS} ms` } }), READINESS_CHECK_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([check().catch((error: unknown) => ({ healthy: false, details: { error: String(error) } })), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function createHealthRouter(checks: ReadonlyMap<string, ReadinessCheck>): Router {
+  const router = Router();
+  router.get('/health/live', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  router.get('/health/ready', async (_req, res) => {
+    const entries = await Promise.all([...checks].map(async ([name, check]) => [name, await withTimeout(check)] as const));
+    const healthy = entries.every(([, report]) => report.healthy);
+    res.status(healthy ? 200 : 503).json({ status: healthy ? 'ready' : 'not_ready', checks: Object.fromEntries(entries) });
+  });
+  return router;
+}

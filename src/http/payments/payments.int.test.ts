@@ -1,0 +1,275 @@
+import { paymentIdConflictAuditStreamName, paymentStreamName, type PaymentId, type TenantId } from '../../domain/ids';
+import { KEYS, startTestApi, validPayment, type TestApi } from '../../../test/support/api';
+import { sqlEngines } from '../../../test/support/databases';
+
+const PROBLEM = 'application/problem+json';
+const systemMetadata = () => ({ now: new Date(), principal: { kind: 'system' as const, id: 'gateway:test' }, requestId: 'r', correlationId: 'c', causationId: 'c' });
+
+describe.each(sqlEngines())('payments API over HTTP on %s', (engine) => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startTestApi(engine);
+  });
+  afterAll(() => api.close());
+
+  const put = (id: string, body: unknown, key: string = KEYS.acme, headers: Record<string, string> = {}) => api.call('PUT', `/payments/${id}`, { key, body, headers });
+
+  describe('PUT /payments/{id}', () => {
+    it('when the id is new, then 201 with Location, ETag and the representation', async () => {
+      const response = await put('create-1', validPayment({ metadata: { order: '42' } }));
+      expect(response.status).toBe(201);
+      expect(response.headers.get('location')).toBe('/payments/create-1');
+      expect(response.headers.get('etag')).toBe('"0"');
+      expect(response.headers.get('x-log-position')).toMatch(/^\d+\/\d+$/);
+      const body = await response.json();
+      expect(body).toMatchObject({
+        id: 'create-1',
+        status: 'requested',
+        amount: '125.50',
+        currency: 'EUR',
+        debtor: { name: 'Acme Ltd', iban: 'DE89370400440532013000' },
+        creditor: { name: 'Bob Supplier', iban: 'GB82WEST12345698765432' },
+        reference: 'Invoice 2026-11-001',
+        metadata: { order: '42' },
+        revision: 0,
+      });
+    });
+
+    it('when the same request is retried in another canonical form, then 200 with the same payment and no new event', async () => {
+      await put('retry-1', validPayment({ metadata: { a: '1', b: '2' } }));
+      const retry = await put('retry-1', { ...validPayment({ amount: '125.5', metadata: { b: '2', a: '1' } }), debtor: { iban: 'de89370400440532013000', name: 'Acme Ltd' } });
+      expect(retry.status).toBe(200);
+      expect(retry.headers.get('etag')).toBe('"0"');
+      expect((await retry.json()).amount).toBe('125.50');
+      const events = await api.store.readStream(paymentStreamName('acme' as TenantId, 'retry-1' as PaymentId));
+      expect(events).toHaveLength(1);
+    });
+
+    it('when the id is reused with other details, then 409 listing the differing fields and the attempt is audited', async () => {
+      await put('conflict-1', validPayment());
+      const response = await put('conflict-1', validPayment({ amount: '99.00', reference: 'other' }), KEYS.acme, { 'x-request-id': 'conflict-req-1' });
+      expect(response.status).toBe(409);
+      expect(response.headers.get('content-type')).toContain(PROBLEM);
+      const problem = await response.json();
+      expect(problem.type).toBe('/problems/payment-id-conflict');
+      expect(problem.differingFields).toEqual(['amount', 'reference']);
+      expect(problem.requestId).toBe('conflict-req-1');
+      const audit = await api.store.readStream(paymentIdConflictAuditStreamName('acme' as TenantId));
+      const entry = audit.find((event) => event.data['paymentId'] === 'conflict-1');
+      expect(entry?.type).toBe('PaymentIdConflictRefused');
+      expect(entry?.data).toMatchObject({ differingFields: ['amount', 'reference'], attemptedBy: expect.stringContaining('client:acme') });
+      expect(entry?.data['payloadSha256']).toMatch(/^[0-9a-f]{64}$/);
+      expect(entry?.metadata['requestId']).toBe('conflict-req-1');
+      const stream = await api.store.readStream(paymentStreamName('acme' as TenantId, 'conflict-1' as PaymentId));
+      expect(stream).toHaveLength(1);
+    });
+
+    it('when If-None-Match: * and the payment exists, then 412; when it is new, then 201', async () => {
+      expect((await put('create-only', validPayment(), KEYS.acme, { 'if-none-match': '*' })).status).toBe(201);
+      const again = await put('create-only', validPayment(), KEYS.acme, { 'if-none-match': '*' });
+      expect(again.status).toBe(412);
+      expect(again.headers.get('content-type')).toContain(PROBLEM);
+    });
+
+    it('when two tenants use the same id, then they get two different payments and never see each other', async () => {
+      expect((await put('shared-id', validPayment({ amount: '1.00' }), KEYS.acme)).status).toBe(201);
+      expect((await put('shared-id', validPayment({ amount: '2.00' }), KEYS.globex)).status).toBe(201);
+      expect((await (await api.call('GET', '/payments/shared-id', { key: KEYS.globex })).json()).amount).toBe('2.00');
+      expect((await (await api.call('GET', '/payments/shared-id', { key: KEYS.acme })).json()).amount).toBe('1.00');
+      expect((await api.call('GET', '/payments/only-acme', { key: KEYS.globex })).status).toBe(404);
+    });
+
+    it('when every field is wrong, then 400 listing each problem and nothing is written', async () => {
+      const response = await put('bad-body', {
+        amount: 12.5,
+        currency: 'eur',
+        debtor: { name: '', iban: 'DE00 0000' },
+        creditor: { iban: 'GB82WEST12345698765432' },
+        reference: 'x'.repeat(141),
+        metadata: { 'bad key!': 'v' },
+        surprise: true,
+      });
+      expect(response.status).toBe(400);
+      expect(response.headers.get('content-type')).toContain(PROBLEM);
+      const problem = await response.json();
+      const pointers = problem.errors.map((error: { pointer: string }) => error.pointer).sort();
+      expect(pointers).toEqual(
+        expect.arrayContaining(['/amount', '/currency', '/debtor/name', '/debtor/iban', '/creditor/name', '/reference', '/surprise']),
+      );
+      expect(pointers.some((pointer: string) => pointer.startsWith('/metadata'))).toBe(true);
+      expect(await api.store.readStream(paymentStreamName('acme' as TenantId, 'bad-body' as PaymentId))).toEqual([]);
+    });
+
+    it.each([
+      ['more decimals than EUR allows', { amount: '1.001' }, '/amount'],
+      ['decimals on JPY', { amount: '100.5', currency: 'JPY' }, '/amount'],
+      ['zero', { amount: '0.00' }, '/amount'],
+      ['above the maximum', { amount: '1000000.01' }, '/amount'],
+      ['an unknown currency', { currency: 'XXX' }, '/currency'],
+    ])('when the amount is %s, then 400 naming the field', async (_name, override, pointer) => {
+      const response = await put('bad-amount', validPayment(override));
+      expect(response.status).toBe(400);
+      expect((await response.json()).errors).toEqual([expect.objectContaining({ pointer })]);
+    });
+
+    it('when the payment id has characters outside the alphabet or is too long, then 400 naming the path parameter', async () => {
+      for (const id of ['has%20space', 'x'.repeat(65), 'slash%2Fid']) {
+        const response = await put(id, validPayment());
+        expect(response.status).toBe(400);
+        expect((await response.json()).errors[0].pointer).toBe('#/path/id');
+      }
+    });
+
+    it('when the body is not JSON, malformed or too large, then 415, 400 and 413 problems', async () => {
+      const text = await api.call('PUT', '/payments/media', { key: KEYS.acme, rawBody: 'amount=1', headers: { 'content-type': 'text/plain' } });
+      expect(text.status).toBe(415);
+      const malformed = await api.call('PUT', '/payments/media', { key: KEYS.acme, rawBody: '{"amount": ', headers: { 'content-type': 'application/json' } });
+      expect(malformed.status).toBe(400);
+      expect((await malformed.json()).type).toBe('/problems/malformed-json');
+      const huge = await api.call('PUT', '/payments/media', { key: KEYS.acme, body: validPayment({ reference: 'x'.repeat(70_000) }) });
+      expect(huge.status).toBe(413);
+      for (const response of [text, huge]) expect(response.headers.get('content-type')).toContain(PROBLEM);
+    });
+
+    it('when 50 identical PUTs for a new id race, then exactly one 201, the rest 200, and one event', async () => {
+      const responses = await Promise.all(Array.from({ length: 50 }, () => put('race-same', validPayment())));
+      const statuses = responses.map((response) => response.status);
+      expect(statuses.filter((status) => status === 201)).toHaveLength(1);
+      expect(statuses.filter((status) => status === 200)).toHaveLength(49);
+      expect(await api.store.readStream(paymentStreamName('acme' as TenantId, 'race-same' as PaymentId))).toHaveLength(1);
+    });
+
+    it('when 20 PUTs with different amounts race for one id, then one winner and 409 for every other', async () => {
+      const responses = await Promise.all(Array.from({ length: 20 }, (_, index) => put('race-different', validPayment({ amount: `${index + 1}.00` }))));
+      const statuses = responses.map((response) => response.status);
+      expect(statuses.filter((status) => status === 201)).toHaveLength(1);
+      expect(statuses.filter((status) => status === 409)).toHaveLength(19);
+      const stream = await api.store.readStream(paymentStreamName('acme' as TenantId, 'race-different' as PaymentId));
+      expect(stream).toHaveLength(1);
+      const winner = responses[statuses.indexOf(201)]!;
+      expect((await winner.json()).amount).toBe(`${(stream[0]!.data['amountMinor'] as number) / 100}.00`);
+    });
+  });
+
+  describe('GET /payments/{id}', () => {
+    it('when If-None-Match carries the current ETag, then 304; when stale, then 200', async () => {
+      await put('etag-1', validPayment());
+      const first = await api.call('GET', '/payments/etag-1', { key: KEYS.acme });
+      expect(first.status).toBe(200);
+      const etag = first.headers.get('etag')!;
+      expect((await api.call('GET', '/payments/etag-1', { key: KEYS.acme, headers: { 'if-none-match': etag } })).status).toBe(304);
+      expect((await api.call('GET', '/payments/etag-1', { key: KEYS.acme, headers: { 'if-none-match': '"7"' } })).status).toBe(200);
+    });
+
+    it('when staff read a payment, then they name the tenant; without it, 400', async () => {
+      await put('staff-read', validPayment());
+      expect((await api.call('GET', '/payments/staff-read?tenant=acme', { key: KEYS.operator })).status).toBe(200);
+      expect((await api.call('GET', '/payments/staff-read', { key: KEYS.analyst })).status).toBe(400);
+    });
+  });
+
+  describe('POST /payments/{id}/cancel', () => {
+    it('when a requested payment is cancelled twice, then both answer 200 with the cancelled payment and one event is written', async () => {
+      await put('cancel-1', validPayment());
+      const first = await api.call('POST', '/payments/cancel-1/cancel', { key: KEYS.acme, body: { reason: 'customer changed mind' } });
+      const second = await api.call('POST', '/payments/cancel-1/cancel', { key: KEYS.acme, body: { reason: 'again' } });
+      expect([first.status, second.status]).toEqual([200, 200]);
+      expect(await second.json()).toMatchObject({ status: 'cancelled', cancellationReason: 'customer changed mind', revision: 1 });
+      expect(await api.store.readStream(paymentStreamName('acme' as TenantId, 'cancel-1' as PaymentId))).toHaveLength(2);
+    });
+
+    it('when If-Match carries a stale ETag, then 412 and nothing is written', async () => {
+      await put('cancel-stale', validPayment());
+      const response = await api.call('POST', '/payments/cancel-stale/cancel', { key: KEYS.acme, body: { reason: 'r' }, headers: { 'if-match': '"5"' } });
+      expect(response.status).toBe(412);
+      expect((await api.call('POST', '/payments/cancel-stale/cancel', { key: KEYS.acme, body: { reason: 'r' }, headers: { 'if-match': '"0"' } })).status).toBe(200);
+    });
+
+    it('when the gateway already recorded its intent, then cancel answers 409', async () => {
+      await put('cancel-late', validPayment());
+      await api.api.payments.execute('acme' as TenantId, 'cancel-late' as PaymentId, {
+        type: 'StartBankSubmission',
+        data: { idempotencyKey: 'key-1', endToEndId: 'e2e-1', gatewayId: 'g1' },
+        metadata: systemMetadata(),
+      });
+      const response = await api.call('POST', '/payments/cancel-late/cancel', { key: KEYS.acme, body: { reason: 'too late' } });
+      expect(response.status).toBe(409);
+      expect((await response.json()).type).toBe('/problems/payment-not-cancellable');
+    });
+
+    it('when the payment does not exist or the reason is missing, then 404 and 400', async () => {
+      expect((await api.call('POST', '/payments/nope/cancel', { key: KEYS.acme, body: { reason: 'r' } })).status).toBe(404);
+      await put('cancel-bad', validPayment());
+      const response = await api.call('POST', '/payments/cancel-bad/cancel', { key: KEYS.acme, body: {} });
+      expect(response.status).toBe(400);
+      expect((await response.json()).errors[0].pointer).toBe('/reason');
+    });
+  });
+
+  describe('auth, routing and request ids', () => {
+    it('when the key is missing or unknown, then 401; when the role is wrong, then 403', async () => {
+      expect((await api.call('PUT', '/payments/auth-1', { body: validPayment() })).status).toBe(401);
+      expect((await api.call('PUT', '/payments/auth-1', { key: 'not-a-key-at-all-000000', body: validPayment() })).status).toBe(401);
+      const forbidden = await api.call('PUT', '/payments/auth-1', { key: KEYS.analyst, body: validPayment() });
+      expect(forbidden.status).toBe(403);
+      expect(forbidden.headers.get('content-type')).toContain(PROBLEM);
+    });
+
+    it('when a route is unknown or the method wrong, then 404 and 405 problems', async () => {
+      const unknown = await api.call('GET', '/nowhere', { key: KEYS.acme });
+      expect(unknown.status).toBe(404);
+      expect(unknown.headers.get('content-type')).toContain(PROBLEM);
+      const wrongMethod = await api.call('DELETE', '/payments/x', { key: KEYS.acme });
+      expect(wrongMethod.status).toBe(405);
+      expect(wrongMethod.headers.get('allow')).toBe('GET, PUT');
+    });
+
+    it('when a client sends X-Request-Id, then it is echoed and stored in the event metadata; otherwise one is made', async () => {
+      const response = await put('rid-1', validPayment(), KEYS.acme, { 'x-request-id': 'client-req-123', 'x-correlation-id': 'flow-9' });
+      expect(response.headers.get('x-request-id')).toBe('client-req-123');
+      const [event] = await api.store.readStream(paymentStreamName('acme' as TenantId, 'rid-1' as PaymentId));
+      expect(event?.metadata).toMatchObject({ requestId: 'client-req-123', correlationId: 'flow-9', causationId: 'client-req-123', schemaVersion: 1 });
+      expect(event?.id).toMatch(/^[0-9a-f-]{36}$/);
+      const generated = await api.call('GET', '/payments/rid-1', { key: KEYS.acme });
+      expect(generated.headers.get('x-request-id')).toMatch(/^[0-9A-Z]{26}$/);
+    });
+  });
+
+  describe('health and documentation', () => {
+    it('when the store answers, then live and ready are 200', async () => {
+      expect((await api.call('GET', '/health/live')).status).toBe(200);
+      const ready = await api.call('GET', '/health/ready');
+      expect(ready.status).toBe(200);
+      expect((await ready.json()).checks.eventStore.healthy).toBe(true);
+    });
+
+    it('when the OpenAPI document is fetched, then it is 3.1 and describes the payment routes from the zod schemas', async () => {
+      const document = await (await api.call('GET', '/openapi.json')).json();
+      expect(document.openapi).toBe('3.1.0');
+      expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/payments/{id}', '/payments/{id}/cancel']));
+      expect(document.components.schemas.PaymentRequest.required).toEqual(expect.arrayContaining(['amount', 'currency', 'debtor', 'creditor']));
+      const page = await api.call('GET', '/docs');
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('swagger-ui-bundle.js');
+      expect((await api.call('GET', '/docs/assets/swagger-ui-bundle.js')).status).toBe(200);
+    });
+  });
+});
+
+describe('rate limiting per API key', () => {
+  let api: TestApi;
+  beforeAll(async () => {
+    api = await startTestApi('pglite', { rateLimitPerMinute: 3 });
+  });
+  afterAll(() => api.close());
+
+  it('when a key exceeds its requests per minute, then 429 problem with Retry-After, and other keys are unaffected', async () => {
+    const statuses: number[] = [];
+    for (let index = 0; index < 4; index += 1) statuses.push((await api.call('GET', '/payments/none', { key: KEYS.acme })).status);
+    expect(statuses).toEqual([404, 404, 404, 429]);
+    const limited = await api.call('GET', '/payments/none', { key: KEYS.acme });
+    expect(limited.headers.get('content-type')).toContain(PROBLEM);
+    expect(limited.headers.get('retry-after')).toBe('60');
+    expect((await api.call('GET', '/payments/none', { key: KEYS.globex })).status).toBe(404);
+  });
+});

@@ -1,0 +1,181 @@
+/**
+ * Client routes of a payment: create (idempotent PUT), read, cancel. They turn
+ * requests into commands and results into representations; the rules live in
+ * the decider.
+ */
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { PaymentsModule } from '../../application/payments';
+import { formatPosition, type GlobalPosition } from '../../event-store/port';
+import { isTenantId, type PaymentId, type TenantId } from '../../domain/ids';
+import { parseMoney } from '../../domain/money';
+import type { PaymentInstruction } from '../../domain/payment';
+import { commandMetadata, principalFrom, requireRole } from '../auth';
+import { HttpProblem, methodNotAllowed } from '../problem';
+import { problemResponse, type OpenAPIRegistry } from '../openapi';
+import { parseRequestParts } from '../validation';
+import { CancelRequest, PaymentIdParam, PaymentView, paymentRequestSchema, type PaymentRequestBody } from './schemas';
+import { etagOf, parseEntityTags, paymentView } from './representation';
+
+export const LOG_POSITION_HEADER = 'X-Log-Position';
+
+export interface PaymentsRouterOptions {
+  readonly payments: PaymentsModule;
+  readonly amountMajorMax: number;
+  readonly now: () => Date;
+  readonly registry: OpenAPIRegistry;
+}
+
+export function createPaymentsRouter(options: PaymentsRouterOptions): Router {
+  const { payments, now } = options;
+  const requestSchema = paymentRequestSchema(options.amountMajorMax);
+  const router = Router();
+  registerOpenApi(options.registry, requestSchema);
+
+  router
+    .route('/payments/:id')
+    .put(requireRole('client'), async (req, res) => {
+      const { path, body } = parseRequestParts<{ path: { id: string }; body: PaymentRequestBody }>({
+        path: { schema: PaymentIdParam, value: req.params },
+        body: { schema: requestSchema, value: requireJsonBody(req) },
+      });
+      const principal = principalFrom(res);
+      if (principal.kind !== 'client') throw new Error('requireRole let a non-client through');
+      const precondition = parseEntityTags(req.get('if-none-match'));
+      const outcome = await payments.requestPayment(
+        { tenantId: principal.tenantId, paymentId: path.id as PaymentId, instruction: toInstruction(body, options.amountMajorMax), createOnly: precondition?.any === true },
+        commandMetadata(req, res, now),
+      );
+      if (outcome.created) res.status(201).location(`/payments/${encodeURIComponent(path.id)}`);
+      sendPayment(res, outcome.state, outcome.revision, outcome.position);
+    })
+    .get(requireRole('client', 'analyst', 'operator', 'supervisor'), async (req, res) => {
+      const { path } = parseRequestParts<{ path: { id: string } }>({ path: { schema: PaymentIdParam, value: req.params } });
+      const tenantId = tenantFor(req, res);
+      const found = await payments.getPayment(tenantId, path.id as PaymentId);
+      if (!found) throw paymentNotFound();
+      const ifNoneMatch = parseEntityTags(req.get('if-none-match'));
+      if (ifNoneMatch && (ifNoneMatch.any || ifNoneMatch.revisions.includes(found.revision))) {
+        res.setHeader('ETag', etagOf(found.revision));
+        res.status(304).end();
+        return;
+      }
+      sendPayment(res, found.state, found.revision, found.position);
+    })
+    .all(methodNotAllowed(['GET', 'PUT']));
+
+  router
+    .route('/payments/:id/cancel')
+    .post(requireRole('client'), async (req, res) => {
+      const { path, body } = parseRequestParts<{ path: { id: string }; body: { reason: string } }>({
+        path: { schema: PaymentIdParam, value: req.params },
+        body: { schema: CancelRequest, value: requireJsonBody(req) },
+      });
+      const tenantId = tenantFor(req, res);
+      const ifMatch = parseEntityTags(req.get('if-match'));
+      if (ifMatch && !ifMatch.any && ifMatch.revisions.length !== 1) {
+        throw new HttpProblem(400, 'validation-failed', 'The request is invalid', 'If-Match takes one entity tag', { errors: [{ pointer: '#/header/if-match', detail: 'must be one entity tag such as "3"' }] });
+      }
+      const result = await payments.execute(
+        tenantId,
+        path.id as PaymentId,
+        { type: 'CancelPayment', data: { reason: body.reason }, metadata: commandMetadata(req, res, now) },
+        ifMatch && !ifMatch.any ? { expectedRevision: ifMatch.revisions[0]! } : {},
+      );
+      sendPayment(res, result.state, result.revision, result.position);
+    })
+    .all(methodNotAllowed(['POST']));
+
+  return router;
+}
+
+function paymentNotFound(): HttpProblem {
+  return new HttpProblem(404, 'payment-not-found', 'Payment not found', 'no payment with this id for your tenant');
+}
+
+/** Clients act for their own tenant; staff name the tenant they look at. */
+function tenantFor(req: Request, res: Response): TenantId {
+  const principal = principalFrom(res);
+  if (principal.kind === 'client') return principal.tenantId;
+  const tenant = typeof req.query['tenant'] === 'string' ? req.query['tenant'] : '';
+  if (!isTenantId(tenant)) {
+    throw new HttpProblem(400, 'validation-failed', 'The request is invalid', 'staff name the tenant', { errors: [{ pointer: '#/query/tenant', detail: 'required for staff: the tenant of the payment' }] });
+  }
+  return tenant;
+}
+
+/** Bodies are JSON only: anything else is 415, not a confusing field list. */
+export function requireJsonBody(req: Request): unknown {
+  if (!req.is(['application/json', 'application/*+json'])) {
+    throw new HttpProblem(415, 'unsupported-media-type', 'Unsupported media type', 'send the body as application/json', {}, { 'Accept-Post': 'application/json' });
+  }
+  return req.body;
+}
+
+function toInstruction(body: PaymentRequestBody, amountMajorMax: number): PaymentInstruction {
+  const money = parseMoney(body.amount, body.currency, amountMajorMax);
+  if (!money.ok) throw new Error('schema let an invalid amount through');
+  return {
+    amountMinor: money.money.amountMinor,
+    currency: money.money.currency,
+    debtor: body.debtor,
+    creditor: body.creditor,
+    reference: body.reference ?? null,
+    metadata: body.metadata ?? {},
+  };
+}
+
+function sendPayment(res: Response, state: Parameters<typeof paymentView>[0], revision: number, position: GlobalPosition | undefined): void {
+  res.setHeader('ETag', etagOf(revision));
+  if (position) res.setHeader(LOG_POSITION_HEADER, formatPosition(position));
+  res.json(paymentView(state, revision));
+}
+
+function registerOpenApi(registry: OpenAPIRegistry, requestSchema: ReturnType<typeof paymentRequestSchema>): void {
+  const paymentContent = { content: { 'application/json': { schema: PaymentView } } };
+  const common = {
+    400: problemResponse('Invalid id or body: every problem listed'),
+    401: problemResponse('Missing or unknown API key'),
+    403: problemResponse('Role not allowed'),
+  };
+  registry.registerPath({
+    method: 'put',
+    path: '/payments/{id}',
+    summary: 'Create a payment with your own id (idempotent)',
+    description: 'Retrying the same request returns the same payment (200). The same id with other details is 409 and audited. If-None-Match: * makes it create-only (412 if it exists).',
+    request: {
+      params: PaymentIdParam,
+      headers: z.object({ 'if-none-match': z.string().optional() }),
+      body: { content: { 'application/json': { schema: requestSchema } } },
+    },
+    responses: {
+      201: { description: 'Created', ...paymentContent },
+      200: { description: 'Already exists with the same details', ...paymentContent },
+      ...common,
+      409: problemResponse('The id is taken by a payment with other details'),
+      412: problemResponse('If-None-Match: * and the payment exists'),
+      413: problemResponse('Body too large'),
+      415: problemResponse('Body is not JSON'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/payments/{id}',
+    summary: 'Read a payment',
+    request: { params: PaymentIdParam, query: z.object({ tenant: z.string().optional().describe('staff only: the tenant of the payment') }) },
+    responses: { 200: { description: 'The payment', ...paymentContent }, 304: { description: 'Not modified' }, ...common, 404: problemResponse('No such payment for your tenant') },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/payments/{id}/cancel',
+    summary: 'Cancel a payment not yet handed to the bank',
+    request: { params: PaymentIdParam, body: { content: { 'application/json': { schema: CancelRequest } } } },
+    responses: {
+      200: { description: 'Cancelled (also when it already was)', ...paymentContent },
+      ...common,
+      404: problemResponse('No such payment'),
+      409: problemResponse('Already with the bank or final'),
+      412: problemResponse('If-Match does not match the current revision'),
+    },
+  });
+}

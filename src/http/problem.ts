@@ -1,0 +1,122 @@
+/**
+ * RFC 9457 problem details: every error this API answers is one of these, with
+ * the request id a user can quote to support. Typed errors from the domain and
+ * application layers carry their meaning; this is the one place that maps them
+ * to status codes.
+ */
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { DomainError, type DomainErrorKind } from '../domain/errors';
+import { ConcurrencyExhaustedError, PreconditionFailedError } from '../application/errors';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export interface FieldProblem {
+  /** JSON Pointer (RFC 6901) into the request body, or a `#/query/…`, `#/path/…`, `#/header/…` location. */
+  readonly pointer: string;
+  readonly detail: string;
+}
+
+export interface ProblemBody {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail?: string;
+  readonly instance?: string;
+  readonly errors?: readonly FieldProblem[];
+  readonly [extension: string]: unknown;
+}
+
+export const problemType = (code: string) => `/problems/${code}`;
+
+/** An error that already knows its HTTP answer. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly title: string,
+    detail?: string,
+    readonly extensions: Readonly<Record<string, unknown>> = {},
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(detail ?? title);
+    this.name = 'HttpProblem';
+  }
+}
+
+export function validationProblem(errors: readonly FieldProblem[], title = 'The request is invalid'): HttpProblem {
+  return new HttpProblem(400, 'validation-failed', title, `${errors.length} problem(s) with the request`, { errors });
+}
+
+const STATUS_BY_DOMAIN_KIND: Record<DomainErrorKind, number> = {
+  validation: 400,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  illegal_state: 409,
+};
+
+export function sendProblem(res: Response, problem: HttpProblem): void {
+  const requestId = res.locals['requestId'] as string | undefined;
+  const body: ProblemBody = {
+    type: problemType(problem.code),
+    title: problem.title,
+    status: problem.status,
+    detail: problem.message,
+    ...(requestId ? { instance: `urn:paystream:request:${requestId}`, requestId } : {}),
+    ...problem.extensions,
+  };
+  for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value);
+  res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
+}
+
+function toHttpProblem(error: unknown): HttpProblem | undefined {
+  if (error instanceof HttpProblem) return error;
+  if (error instanceof DomainError) {
+    return new HttpProblem(STATUS_BY_DOMAIN_KIND[error.kind], error.code.replace(/_/g, '-'), titleOf(error.code), error.message, error.details);
+  }
+  if (error instanceof PreconditionFailedError) {
+    return new HttpProblem(412, 'precondition-failed', 'Precondition failed', error.message, error.currentRevision === undefined ? {} : { currentRevision: error.currentRevision });
+  }
+  if (error instanceof ConcurrencyExhaustedError) {
+    return new HttpProblem(503, 'write-contention', 'The payment is busy', 'too many concurrent changes; retry shortly', {}, { 'Retry-After': '1' });
+  }
+  return bodyParserProblem(error);
+}
+
+/** body-parser marks its errors with a `type`; they are the client's fault, never a 500. */
+function bodyParserProblem(error: unknown): HttpProblem | undefined {
+  const type = (error as { type?: unknown } | null)?.type;
+  if (type === 'entity.too.large') return new HttpProblem(413, 'body-too-large', 'Request body too large', 'the body exceeds the size limit');
+  if (type === 'entity.parse.failed') return new HttpProblem(400, 'malformed-json', 'Malformed JSON', 'the body is not valid JSON');
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
+    return new HttpProblem(415, 'unsupported-media-type', 'Unsupported media type', 'only UTF-8 JSON is accepted');
+  }
+  if (type === 'request.aborted' || type === 'request.size.invalid') return new HttpProblem(400, 'bad-request', 'Bad request', 'the body was not received whole');
+  return undefined;
+}
+
+function titleOf(code: string): string {
+  const words = code.replace(/_/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+export const problemErrorHandler: ErrorRequestHandler = (error, req, res, next) => {
+  if (res.headersSent) return next(error);
+  const problem = toHttpProblem(error);
+  if (problem) {
+    req.log?.info({ problem: problem.code, status: problem.status }, 'request refused');
+    return sendProblem(res, problem);
+  }
+  req.log?.error({ err: error }, 'unexpected error');
+  sendProblem(res, new HttpProblem(500, 'internal-error', 'Internal error', 'something went wrong on our side; quote the request id to support'));
+};
+
+export const notFoundHandler: RequestHandler = (req, res) => {
+  sendProblem(res, new HttpProblem(404, 'not-found', 'Not found', `no route for ${req.method} ${req.path}`));
+};
+
+export function methodNotAllowed(allowed: readonly string[]): RequestHandler {
+  return (req, res) => {
+    sendProblem(res, new HttpProblem(405, 'method-not-allowed', 'Method not allowed', `${req.method} is not allowed here`, {}, { Allow: allowed.join(', ') }));
+  };
+}

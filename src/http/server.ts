@@ -1,0 +1,90 @@
+/**
+ * Builds the API from its parts and serves it. The entry files (api, all-in-one)
+ * and the tests use this one function, so what is tested is what runs.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Router } from 'express';
+import type { ApiKeyEntry } from '../config/core';
+import { createPaymentsModule, type PaymentsModule } from '../application/payments';
+import type { EventStore } from '../event-store/port';
+import type { Logger } from '../logging';
+import { createApp } from './app';
+import { createAuthenticator, DEMO_API_KEYS } from './auth';
+import type { ReadinessCheck } from './health';
+import { createOpenApiRegistry, type OpenAPIRegistry } from './openapi';
+import { createPaymentsRouter } from './payments/routes';
+
+/** How long close() lets in-flight requests finish before it cuts their connections. */
+export const CLOSE_GRACE_MS = 2_000;
+
+export interface ApiServerOptions {
+  readonly store: EventStore;
+  readonly logger: Logger;
+  readonly apiKeys: readonly ApiKeyEntry[] | undefined;
+  readonly amountMajorMax: number;
+  readonly bodyBytesMax: number;
+  readonly rateLimitPerMinute?: number;
+  readonly now?: () => Date;
+  readonly payments?: PaymentsModule;
+  /** Extra route modules (operator, analytics, dashboard), built against the same registry. */
+  readonly extraRouters?: (context: { registry: OpenAPIRegistry; payments: PaymentsModule }) => { routers?: Router[]; publicRouters?: Router[] };
+  readonly readinessChecks?: ReadonlyMap<string, ReadinessCheck>;
+}
+
+export interface ApiServer {
+  readonly app: ReturnType<typeof createApp>;
+  readonly payments: PaymentsModule;
+  listen(port: number, host: string): Promise<{ url: string; server: Server }>;
+  close(): Promise<void>;
+}
+
+export function createApiServer(options: ApiServerOptions): ApiServer {
+  const now = options.now ?? (() => new Date());
+  const registry = createOpenApiRegistry();
+  const payments = options.payments ?? createPaymentsModule({ store: options.store });
+  const extra = options.extraRouters?.({ registry, payments }) ?? {};
+  const checks = new Map<string, ReadinessCheck>([
+    ['eventStore', async () => (await options.store.ping(), { healthy: true })],
+    ...(options.readinessChecks ?? new Map()),
+  ]);
+  const app = createApp({
+    logger: options.logger,
+    authenticator: createAuthenticator(options.apiKeys ?? DEMO_API_KEYS),
+    bodyBytesMax: options.bodyBytesMax,
+    rateLimitPerMinute: options.rateLimitPerMinute ?? 0,
+    registry,
+    readinessChecks: checks,
+    routers: [createPaymentsRouter({ payments, amountMajorMax: options.amountMajorMax, now, registry }), ...(extra.routers ?? [])],
+    publicRouters: extra.publicRouters ?? [],
+  });
+  let server: Server | undefined;
+  return {
+    app,
+    payments,
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        const listening = app.listen(port, host, (error?: Error) => {
+          if (error) return reject(error);
+          const address = listening.address() as AddressInfo;
+          server = listening;
+          resolve({ url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`, server: listening });
+        });
+        listening.keepAliveTimeout = 65_000;
+      }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (!server) return resolve();
+        const closing = server;
+        // In-flight requests get a bounded grace period; a connection still busy after it
+        // (a client that never finished sending, say) must not hold the process open.
+        const force = setTimeout(() => closing.closeAllConnections(), CLOSE_GRACE_MS);
+        force.unref();
+        closing.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        closing.closeIdleConnections();
+      }),
+  };
+}
