@@ -1,0 +1,88 @@
+/**
+ * The sandbox bank for other modules' tests: started in-process on a loopback
+ * port over an in-memory ledger (or the storage given), and observed the way
+ * anyone outside would: faults through `/admin/faults`, transfers through the
+ * back-office listing `/admin/transfers`, which no fault touches, so a test can
+ * watch the ledger while it breaks `/v1`. Nothing reads the sandbox's internals.
+ */
+import { SANDBOX_ADMIN_KEY_DEFAULT, SANDBOX_API_KEY_DEFAULT } from './config';
+import type { Faults, FaultsReplacement } from './faults';
+import { MAGIC_CREDITOR_IBANS } from './magic-ibans';
+import { startBankSandbox, type BankSandboxOptions, type LedgerStorage } from './server';
+import type { TransferView } from './wire';
+
+export { MAGIC_CREDITOR_IBANS } from './magic-ibans';
+export type { Faults } from './faults';
+export type { TransferView } from './wire';
+
+export const CLOSED_ACCOUNT_IBAN = MAGIC_CREDITOR_IBANS.accountClosed.iban;
+
+/** Pages of the reconciliation listing a test may walk before it calls the listing broken. */
+const LISTING_PAGE_COUNT_MAX = 1_000;
+
+export interface SandboxBankForTests {
+  readonly url: string;
+  readonly apiKey: string;
+  readonly adminKey: string;
+  faults(): Promise<Faults>;
+  /** Changes only the faults named; the others stay as they are. */
+  setFaults(faults: Partial<Faults> & { seed?: number }): Promise<Faults>;
+  /** Every fault off, the idempotency TTL back to the configured one. */
+  heal(): Promise<Faults>;
+  transfersFor(endToEndId: string): Promise<TransferView[]>;
+  allTransfers(): Promise<TransferView[]>;
+  close(): Promise<void>;
+}
+
+export interface SandboxBankForTestsOptions {
+  readonly storage?: LedgerStorage;
+  readonly faults?: Partial<Faults>;
+  readonly seed?: number;
+  readonly logger?: BankSandboxOptions['logger'];
+}
+
+export async function startSandboxBankForTests(options: SandboxBankForTestsOptions = {}): Promise<SandboxBankForTests> {
+  const sandbox = await startBankSandbox({
+    storage: options.storage ?? { kind: 'memory' },
+    apiKey: SANDBOX_API_KEY_DEFAULT,
+    adminKey: SANDBOX_ADMIN_KEY_DEFAULT,
+    seed: options.seed ?? 1,
+    ...(options.faults ? { faults: options.faults } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  const client = sandboxClient(sandbox.url, sandbox.adminKey);
+  return { url: sandbox.url, apiKey: sandbox.apiKey, adminKey: sandbox.adminKey, ...client, close: () => sandbox.close() };
+}
+
+/** The HTTP side of the helper, usable against any running sandbox (another process too). */
+export function sandboxClient(url: string, adminKey: string): Omit<SandboxBankForTests, 'url' | 'apiKey' | 'adminKey' | 'close'> {
+  async function call<T>(path: string, key: string, init: RequestInit = {}): Promise<T> {
+    const response = await fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...init.headers } });
+    const text = await response.text();
+    if (response.status !== 200) throw new Error(`sandbox bank ${init.method ?? 'GET'} ${path}: ${response.status} ${text.slice(0, 500)}`);
+    return JSON.parse(text) as T;
+  }
+  const faults = () => call<Faults>('/admin/faults', adminKey);
+  const change = (method: 'PUT' | 'PATCH', body: FaultsReplacement) => call<Faults>('/admin/faults', adminKey, { method, body: JSON.stringify(body) });
+
+  async function listAll(filter: string): Promise<TransferView[]> {
+    const items: TransferView[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < LISTING_PAGE_COUNT_MAX; page++) {
+      const query: string = `?limit=100${filter}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const body: { items: TransferView[]; nextCursor: string | null } = await call(`/admin/transfers${query}`, adminKey);
+      items.push(...body.items);
+      cursor = body.nextCursor;
+      if (cursor === null) return items;
+    }
+    throw new Error(`sandbox bank listing did not end within ${LISTING_PAGE_COUNT_MAX} pages`);
+  }
+
+  return {
+    faults,
+    setFaults: (changes) => change('PATCH', changes),
+    heal: () => change('PUT', {}),
+    transfersFor: (endToEndId) => listAll(`&endToEndId=${encodeURIComponent(endToEndId)}`),
+    allTransfers: () => listAll(''),
+  };
+}
