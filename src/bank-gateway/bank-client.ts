@@ -1,0 +1,32 @@
+/**
+ * The bank client port: what the gateway needs from a bank, with every answer
+ * already classified, so the state machine never sees HTTP. The sandbox's HTTP
+ * adapter is `http-bank-client.ts`; a real bank gets its own adapter.
+ */
+import type { LookupAnswer, SubmitAnswer } from './state-machine';
+
+export type { LookupAnswer, SubmitAnswer, TransferFound } from './state-machine';
+
+/** One credit transfer, as the bank is asked to execute it. */
+export interface TransferRequest {
+  readonly amountMinor: number;
+  readonly currency: string;
+  readonly debtor: { readonly name: string; readonly iban: string };
+  readonly creditor: { readonly name: string; readonly iban: string };
+  /** Our reference at the bank, ≤ 35 characters; how a transfer is found again. */
+  readonly endToEndId: string;
+  readonly remittanceInformation: string | null;
+}
+
+export type CircuitStatus = 'closed' | 'open' | 'half-open';
+
+export interface BankClient {
+  /**
+   * Submits the transfer once under `idempotencyKey`. Never retried inside: a
+   * retry after an unclear answer is the gateway's, and only after a lookup.
+   */
+  submitTransfer(request: TransferRequest, idempotencyKey: string): Promise<SubmitAnswer>;
+  /** Finds the transfer made for our end-to-end reference; safe to repeat. */
+  findTransferByEndToEndId(endToEndId: string): Promise<LookupAnswer>;
+  circuitStatus(): CircuitStatus;
+}

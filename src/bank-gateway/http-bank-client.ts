@@ -1,0 +1,149 @@
+/**
+ * The bank client over HTTP (the sandbox bank's wire contract, docs/bank-sandbox.md),
+ * on Node's fetch. Every answer is classified for the state machine:
+ *
+ * | what came back                                   | answer          |
+ * | ------------------------------------------------ | --------------- |
+ * | 2xx with a transfer we can read                   | accepted / rejected |
+ * | lookup: 2xx with no transfer for the reference    | not-found       |
+ * | submit: 409 (same key still in flight)            | in-flight       |
+ * | timeout, connection refused or dropped, 5xx, 429, 401/403, open circuit | retryable |
+ * | anything else (400, 422, 2xx we cannot read, two transfers for one reference) | uninterpretable |
+ *
+ * Resilience, from cockatiel: a per-call timeout on every request; a circuit
+ * breaker shared by both calls that opens after consecutive retryable failures;
+ * retries with exponential backoff and jitter for lookups only. A submission is
+ * never retried here: after an unclear answer the gateway looks up first.
+ */
+import {
+  BrokenCircuitError,
+  CircuitState,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  TaskCancelledError,
+  TimeoutStrategy,
+  circuitBreaker,
+  handleType,
+  retry,
+  timeout,
+  wrap,
+  type CircuitBreakerPolicy,
+  type IPolicy,
+} from 'cockatiel';
+import type { Logger } from '../logging';
+import type { BankClient, CircuitStatus, LookupAnswer, SubmitAnswer, TransferRequest } from './bank-client';
+import { parseLookupBody, parseTransferBody, transferBody } from './bank-wire';
+
+export interface HttpBankClientOptions {
+  readonly baseUrl: string;
+  readonly apiKey: string;
+  readonly timeoutMs: number;
+  readonly lookupRetryCountMax: number;
+  readonly lookupBackoffBaseMs: number;
+  readonly circuitFailureCountMax: number;
+  readonly circuitHalfOpenAfterMs: number;
+  readonly logger: Logger;
+}
+
+/** A failure that says nothing about the transfer; it counts against the circuit and may be retried. */
+class RetryableBankError extends Error {
+  override readonly name = 'RetryableBankError';
+}
+
+/** Longest error body kept for the logs and the last error. */
+const ERROR_BODY_CHARS_MAX = 200;
+
+export function createHttpBankClient(options: HttpBankClientOptions): BankClient {
+  // Timeouts count like any other failure to answer.
+  const failedToAnswer = () => handleType(RetryableBankError).orType(TaskCancelledError);
+  const breaker: CircuitBreakerPolicy = circuitBreaker(failedToAnswer(), {
+    halfOpenAfter: options.circuitHalfOpenAfterMs,
+    breaker: new ConsecutiveBreaker(options.circuitFailureCountMax),
+  });
+  breaker.onBreak(() => options.logger.warn({ bank: options.baseUrl }, 'bank circuit opened: calls stop until a trial call succeeds'));
+  breaker.onReset(() => options.logger.info({ bank: options.baseUrl }, 'bank circuit closed'));
+  const perCall = timeout(options.timeoutMs, TimeoutStrategy.Aggressive);
+  const lookupRetry = retry(failedToAnswer(), {
+    maxAttempts: options.lookupRetryCountMax,
+    backoff: new ExponentialBackoff({ initialDelay: options.lookupBackoffBaseMs, maxDelay: options.timeoutMs }),
+  });
+  const submitPolicy = wrap(breaker, perCall);
+  // Retries outermost: each retry passes the breaker again, so an opening circuit stops them.
+  const lookupPolicy = wrap(lookupRetry, breaker, perCall);
+
+  async function call(policy: IPolicy, path: string, init: RequestInit): Promise<{ status: number; body: unknown; text: string }> {
+    return policy.execute(async ({ signal }) => {
+      let response: globalThis.Response;
+      try {
+        response = await fetch(`${options.baseUrl}${path}`, { ...init, signal, headers: { ...headers(options.apiKey), ...init.headers } });
+      } catch (error) {
+        throw new RetryableBankError(`no answer: ${describeFetchError(error)}`);
+      }
+      const text = await response.text().catch((error: unknown) => {
+        throw new RetryableBankError(`answer cut off: ${describeFetchError(error)}`);
+      });
+      if (response.status >= 500 || response.status === 429 || response.status === 401 || response.status === 403) {
+        throw new RetryableBankError(`status ${response.status}: ${text.slice(0, ERROR_BODY_CHARS_MAX)}`);
+      }
+      return { status: response.status, body: parseJson(text), text };
+    });
+  }
+
+  return {
+    async submitTransfer(request: TransferRequest, idempotencyKey: string): Promise<SubmitAnswer> {
+      try {
+        const init = { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey }, body: JSON.stringify(transferBody(request)) };
+        const { status, body, text } = await call(submitPolicy, '/v1/transfers', init);
+        if (status === 409) return { kind: 'in-flight' };
+        if (status !== 200 && status !== 201) return { kind: 'uninterpretable', error: `status ${status}: ${text.slice(0, ERROR_BODY_CHARS_MAX)}` };
+        return parseTransferBody(body, request.endToEndId);
+      } catch (error) {
+        return failureAnswer(error, options.timeoutMs);
+      }
+    },
+
+    async findTransferByEndToEndId(endToEndId: string): Promise<LookupAnswer> {
+      try {
+        const { status, body, text } = await call(lookupPolicy, `/v1/transfers?endToEndId=${encodeURIComponent(endToEndId)}`, { method: 'GET' });
+        if (status !== 200) return { kind: 'uninterpretable', error: `lookup status ${status}: ${text.slice(0, ERROR_BODY_CHARS_MAX)}` };
+        return parseLookupBody(body, endToEndId);
+      } catch (error) {
+        return failureAnswer(error, options.timeoutMs);
+      }
+    },
+
+    circuitStatus: () => circuitStatusOf(breaker.state),
+  };
+}
+
+function headers(apiKey: string): Record<string, string> {
+  return { authorization: `Bearer ${apiKey}`, accept: 'application/json' };
+}
+
+function failureAnswer(error: unknown, timeoutMs: number): SubmitAnswer & LookupAnswer {
+  if (error instanceof RetryableBankError) return { kind: 'retryable', error: error.message };
+  if (error instanceof BrokenCircuitError) return { kind: 'retryable', error: 'circuit open: the bank failed repeatedly; not called' };
+  if (error instanceof TaskCancelledError) return { kind: 'retryable', error: `timeout: no answer within ${timeoutMs} ms` };
+  // Our own bug, not the bank's answer: still nothing is known about the transfer.
+  return { kind: 'retryable', error: `client error: ${String(error)}` };
+}
+
+function circuitStatusOf(state: CircuitState): CircuitStatus {
+  if (state === CircuitState.Closed) return 'closed';
+  if (state === CircuitState.HalfOpen) return 'half-open';
+  return 'open';
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return text.length === 0 ? undefined : (JSON.parse(text) as unknown);
+  } catch {
+    return undefined;
+  }
+}
+
+function describeFetchError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return cause ? `${error.message} (${cause.code ?? cause.message ?? 'unknown cause'})` : error.message;
+}

@@ -1,0 +1,178 @@
+/**
+ * The gateway's state machine: from what the payment's stream says and what
+ * this gateway last observed at the bank, the one next step. Pure: the clock,
+ * the retry window's start and the next backoff delay come in as input, so
+ * every rule below is a unit test away.
+ *
+ * The recovery rule lives here. An intent (`BankSubmissionStarted`) without an
+ * outcome that this worker did not just record itself (a timeout, a crash, a
+ * restart, a lease taken over, an operator retry) is always looked up at the
+ * bank by its end-to-end id first; only "not found" leads to a new intent and a
+ * submission with the same idempotency key. A new key is never chosen here.
+ */
+import { assertNever } from '../domain/errors';
+import type { ExistingPaymentState } from '../domain/payment';
+
+/** What the bank said about a transfer, classified by the bank client. */
+export type TransferFound =
+  | { readonly kind: 'accepted'; readonly bankTransferId: string }
+  | { readonly kind: 'rejected'; readonly bankTransferId: string; readonly reason: string };
+
+/** The bank could not give an answer this time (timeout, 5xx, dropped connection, open circuit). */
+export interface RetryableFailure {
+  readonly kind: 'retryable';
+  readonly error: string;
+}
+
+/** The bank answered something we cannot read: guessing could pay twice, so a human decides. */
+export interface UninterpretableAnswer {
+  readonly kind: 'uninterpretable';
+  readonly error: string;
+}
+
+export type SubmitAnswer = TransferFound | { readonly kind: 'in-flight' } | RetryableFailure | UninterpretableAnswer;
+
+export type LookupAnswer = TransferFound | { readonly kind: 'not-found' } | RetryableFailure | UninterpretableAnswer;
+
+/** What this worker has observed since it claimed the payment. */
+export type Observation =
+  /** Nothing yet: the stream is all we know. */
+  | { readonly kind: 'nothing-yet' }
+  /** This worker just appended the intent of `attempt` (with the expected revision) and has not called the bank. */
+  | { readonly kind: 'intent-recorded'; readonly attempt: number }
+  | { readonly kind: 'looked-up'; readonly answer: LookupAnswer }
+  | { readonly kind: 'submitted'; readonly attempt: number; readonly answer: SubmitAnswer }
+  /** This worker just appended `BankAttemptFailed`. */
+  | { readonly kind: 'failure-recorded'; readonly error: string };
+
+export interface StateMachinePolicy {
+  /** How long the gateway keeps trying before it parks the payment as unknown. */
+  readonly retryWindowMs: number;
+  /** How long to wait after the bank says the first request is still in flight. */
+  readonly inFlightWaitMs: number;
+}
+
+export interface StepInput {
+  readonly payment: ExistingPaymentState;
+  readonly observation: Observation;
+  readonly now: Date;
+  /** When the current retry window began (first claim, or the operator's retry). */
+  readonly windowStartedAt: Date;
+  /** The next backoff delay (exponential with jitter), computed by the caller. */
+  readonly retryDelayMs: number;
+  readonly policy: StateMachinePolicy;
+}
+
+export type Step =
+  | { readonly kind: 'record-intent' }
+  | { readonly kind: 'look-up'; readonly endToEndId: string }
+  | { readonly kind: 'submit'; readonly attempt: number; readonly idempotencyKey: string }
+  | { readonly kind: 'settle'; readonly bankTransferId: string }
+  | { readonly kind: 'reject'; readonly bankTransferId: string; readonly reason: string }
+  | { readonly kind: 'record-attempt-failure'; readonly attempt: number; readonly error: string }
+  | { readonly kind: 'park'; readonly lastError: string }
+  | { readonly kind: 'wait'; readonly until: Date; readonly reason: string }
+  /** The payment is final: nothing is left for the bank. */
+  | { readonly kind: 'complete' }
+  /** The payment is unknown: it is the operator's turn. */
+  | { readonly kind: 'leave-parked' };
+
+type Submitted = Extract<ExistingPaymentState, { status: 'submitted' }>;
+
+export function nextStep(input: StepInput): Step {
+  const { payment, observation } = input;
+  switch (payment.status) {
+    case 'settled':
+    case 'rejected':
+    case 'cancelled':
+      return { kind: 'complete' };
+    case 'unknown':
+      return { kind: 'leave-parked' };
+    case 'requested':
+      if (observation.kind !== 'nothing-yet') {
+        throw new Error(`a requested payment cannot have a bank observation (${observation.kind})`);
+      }
+      return { kind: 'record-intent' };
+    case 'submitted':
+      return fromSubmitted(payment, input);
+    default:
+      return assertNever(payment, 'payment state');
+  }
+}
+
+function fromSubmitted(payment: Submitted, input: StepInput): Step {
+  const { observation } = input;
+  switch (observation.kind) {
+    case 'nothing-yet':
+      return { kind: 'look-up', endToEndId: payment.bank.endToEndId };
+    case 'intent-recorded':
+      if (observation.attempt !== payment.bank.attempts) {
+        throw new Error(`recorded intent ${observation.attempt} is not the current attempt ${payment.bank.attempts}`);
+      }
+      return { kind: 'submit', attempt: observation.attempt, idempotencyKey: payment.bank.idempotencyKey };
+    case 'looked-up':
+      return afterLookup(observation.answer, input);
+    case 'submitted':
+      return afterSubmit(observation.attempt, observation.answer, input);
+    case 'failure-recorded':
+      return retryOrPark(`bank call failed: ${observation.error}`, input);
+    default:
+      return assertNever(observation, 'observation');
+  }
+}
+
+function afterLookup(answer: LookupAnswer, input: StepInput): Step {
+  switch (answer.kind) {
+    case 'accepted':
+    case 'rejected':
+      return outcome(answer);
+    case 'not-found':
+      // Rationale: "not found" is the one answer that allows a new intent, and
+      // only inside the window; past it a human looks before money moves again.
+      if (windowExhausted(input)) return { kind: 'park', lastError: `not found at the bank after the retry window; last error: ${lastErrorOf(input)}` };
+      return { kind: 'record-intent' };
+    case 'retryable':
+      return retryOrPark(`lookup failed: ${answer.error}`, input);
+    case 'uninterpretable':
+      return { kind: 'park', lastError: `lookup answer not understood: ${answer.error}` };
+    default:
+      return assertNever(answer, 'lookup answer');
+  }
+}
+
+function afterSubmit(attempt: number, answer: SubmitAnswer, input: StepInput): Step {
+  switch (answer.kind) {
+    case 'accepted':
+    case 'rejected':
+      return outcome(answer);
+    case 'in-flight':
+      if (windowExhausted(input)) return { kind: 'park', lastError: 'the bank still reports the first request in flight after the retry window' };
+      // The earlier request is still being executed: never a new request now,
+      // look it up again after a pause.
+      return { kind: 'wait', until: new Date(input.now.getTime() + input.policy.inFlightWaitMs), reason: 'the bank is still executing an earlier request with this key' };
+    case 'retryable':
+      return { kind: 'record-attempt-failure', attempt, error: answer.error };
+    case 'uninterpretable':
+      return { kind: 'park', lastError: `submission answer not understood: ${answer.error}` };
+    default:
+      return assertNever(answer, 'submit answer');
+  }
+}
+
+function outcome(found: TransferFound): Step {
+  if (found.kind === 'accepted') return { kind: 'settle', bankTransferId: found.bankTransferId };
+  return { kind: 'reject', bankTransferId: found.bankTransferId, reason: found.reason };
+}
+
+function retryOrPark(error: string, input: StepInput): Step {
+  if (windowExhausted(input)) return { kind: 'park', lastError: `retry window exhausted; ${error}` };
+  return { kind: 'wait', until: new Date(input.now.getTime() + input.retryDelayMs), reason: error };
+}
+
+function windowExhausted(input: StepInput): boolean {
+  return input.now.getTime() - input.windowStartedAt.getTime() >= input.policy.retryWindowMs;
+}
+
+function lastErrorOf(input: StepInput): string {
+  return input.payment.bank?.lastError ?? 'none';
+}

@@ -1,0 +1,170 @@
+/**
+ * The operator routes through real HTTP, with a real gateway, the sandbox bank
+ * and a real store: parked payments are listed, retried (lookup first) and
+ * resolved, every action an audited event.
+ */
+import pino from 'pino';
+import type { PaymentId } from '../../domain/ids';
+import { createApiServer, type ApiServer } from '../server';
+import { KEYS } from '../../../test/support/api';
+import { sqlEngines } from '../../../test/support/databases';
+import { createBankClientFromConfig } from '../../bank-gateway/compose';
+import { startGatewayHarness, TENANT, testGatewayConfig, type GatewayHarness } from '../../bank-gateway/testing/harness';
+import { startSandboxBankForTests, type SandboxBankForTests } from '../../bank-sandbox/testing';
+import { createOpsRouter } from './routes';
+
+const PROBLEM = 'application/problem+json';
+let sequence = 0;
+const newId = (scenario: string) => `${scenario}-${Date.now().toString(36)}-${(sequence += 1)}`;
+
+describe.each(sqlEngines())('operator API over HTTP on %s', (engine) => {
+  let bank: SandboxBankForTests;
+  let harness: GatewayHarness;
+  let api: ApiServer;
+  let url: string;
+
+  beforeAll(async () => {
+    bank = await startSandboxBankForTests();
+    harness = await startGatewayHarness(engine, { bank });
+    // A short window, so a bank outage parks payments within the test.
+    const parts = await harness.startGateway({ retryWindowMs: 1_000 });
+    api = createApiServer({
+      store: harness.store,
+      payments: harness.payments,
+      logger: pino({ level: 'silent' }),
+      apiKeys: undefined,
+      amountMajorMax: 1_000_000,
+      bodyBytesMax: 65_536,
+      // Its own bank client, as in the API process: the gateway's open circuit does not block an operator's lookup.
+      extraRouters: ({ registry, payments }) => ({
+        routers: [createOpsRouter({ payments, workQueue: parts.workQueue, bank: createBankClientFromConfig(testGatewayConfig(bank.url), harness.logger), now: () => new Date(), registry })],
+      }),
+    });
+    url = (await api.listen(0, '127.0.0.1')).url;
+  });
+  afterEach(() => bank.heal());
+  afterAll(async () => {
+    await api.close();
+    await harness.close();
+    await bank.close();
+  });
+
+  const call = (method: string, path: string, key: string | undefined, body?: unknown) =>
+    fetch(`${url}${path}`, {
+      method,
+      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+
+  /** A payment parked as unknown while the bank is down (nothing executed). */
+  async function parkedDuringOutage(): Promise<string> {
+    await bank.setFaults({ outage: true });
+    const id = newId('parked');
+    await harness.requestPayment(id);
+    await harness.waitForStatus(id, ['unknown'], 15_000);
+    return id;
+  }
+
+  /**
+   * A payment the bank executed, then parked because every answer was lost:
+   * the submission's connection drops after the commit and every lookup fails,
+   * so the gateway can neither see the transfer nor (rightly) submit again.
+   */
+  async function parkedAfterExecution(): Promise<string> {
+    await bank.setFaults({ dropAfterCommitRate: 1, lookupErrorRate: 1 });
+    const id = newId('executed');
+    await harness.requestPayment(id);
+    await harness.waitForStatus(id, ['unknown'], 15_000);
+    expect(await harness.transfersFor(id)).toHaveLength(1);
+    return id;
+  }
+
+  it('when payments are parked, then operators list them with attempts and the last error', async () => {
+    const id = await parkedDuringOutage();
+    await bank.heal();
+    const response = await call('GET', '/ops/payments?status=unknown&limit=100', KEYS.operator);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { items: Array<Record<string, unknown>> };
+    expect(body.items.find((item) => item['id'] === id)).toMatchObject({ tenant: TENANT, status: 'unknown', queueStatus: 'parked', lastError: expect.stringMatching(/.+/) });
+    const parked = (await (await call('GET', '/ops/payments?status=parked', KEYS.supervisor)).json()) as { items: Array<Record<string, unknown>> };
+    expect(parked.items.some((item) => item['id'] === id)).toBe(true);
+  });
+
+  it('when the query is wrong, then 400 lists every bad parameter', async () => {
+    const response = await call('GET', '/ops/payments?status=lost&limit=0&colour=red&cursor=***', KEYS.operator);
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toContain(PROBLEM);
+    const pointers = ((await response.json()) as { errors: Array<{ pointer: string }> }).errors.map((error) => error.pointer).sort();
+    expect(pointers).toEqual(['#/query/colour', '#/query/cursor', '#/query/limit', '#/query/status']);
+  });
+
+  it('when there is no key, then 401; when the role is client or analyst, then 403', async () => {
+    expect((await call('GET', '/ops/payments', undefined)).status).toBe(401);
+    expect((await call('GET', '/ops/payments', KEYS.acme)).status).toBe(403);
+    expect((await call('POST', '/ops/payments/acme/x/retry', KEYS.analyst, { reason: 'r' })).status).toBe(403);
+  });
+
+  it('when an operator retries a payment the bank never executed, then the retry is recorded and the gateway settles it once with the same key', async () => {
+    const id = await parkedDuringOutage();
+    await bank.heal();
+    const response = await call('POST', `/ops/payments/${TENANT}/${id}/retry`, KEYS.operator, { reason: 'bank outage INC-1 is over' });
+    expect(response.status).toBe(202);
+    expect(await response.json()).toMatchObject({ action: 'retry-requested', lookup: { result: 'not-found' } });
+    await harness.waitForStatus(id, ['settled'], 15_000);
+    expect(await harness.transfersFor(id)).toHaveLength(1);
+    const events = await harness.store.readStream(`payment-${TENANT}:${id}`);
+    const retry = events.find((event) => event.type === 'OperatorRetryRequested')!;
+    expect(retry.data).toMatchObject({ reason: 'bank outage INC-1 is over', operator: expect.stringContaining('operator:') });
+    expect(retry.metadata['principal']).toMatchObject({ kind: 'staff', role: 'operator' });
+    const keys = new Set(events.filter((event) => event.type === 'BankSubmissionStarted').map((event) => event.data['idempotencyKey']));
+    expect(keys.size).toBe(1);
+  });
+
+  it('when an operator retries a payment the bank did execute, then the lookup finds it and the outcome is recorded at once, without a second transfer', async () => {
+    const id = await parkedAfterExecution();
+    await bank.heal();
+    const [transfer] = await harness.transfersFor(id);
+    const response = await call('POST', `/ops/payments/${TENANT}/${id}/retry`, KEYS.operator, { reason: 'check the bank' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ action: 'resolved-from-bank', lookup: { result: 'accepted', bankTransferId: transfer!.id }, payment: { status: 'settled' } });
+    const state = (await harness.payments.getPayment(TENANT, id as PaymentId))!.state;
+    expect(state).toMatchObject({ status: 'settled', bankTransferId: transfer!.id, resolvedBy: expect.stringContaining('operator:') });
+    expect(await harness.transfersFor(id)).toHaveLength(1);
+  });
+
+  it('when an operator resolves a parked payment, then it is final with the evidence audited; the same resolve again changes nothing', async () => {
+    const id = await parkedDuringOutage();
+    await bank.heal();
+    const body = { outcome: 'rejected', reason: 'bank confirms no transfer', evidence: 'call with bank ops, ticket 5521' };
+    const first = await call('POST', `/ops/payments/${TENANT}/${id}/resolve`, KEYS.supervisor, body);
+    expect(first.status).toBe(200);
+    expect(await first.json()).toMatchObject({ status: 'rejected', rejectionReason: 'bank confirms no transfer' });
+    const again = await call('POST', `/ops/payments/${TENANT}/${id}/resolve`, KEYS.supervisor, body);
+    expect(again.status).toBe(200);
+    const events = await harness.store.readStream(`payment-${TENANT}:${id}`);
+    const resolutions = events.filter((event) => event.type === 'PaymentResolvedByOperator');
+    expect(resolutions).toHaveLength(1);
+    expect(resolutions[0]!.data).toMatchObject({ outcome: 'rejected', evidence: 'call with bank ops, ticket 5521', operator: expect.stringContaining('supervisor:') });
+    expect(await harness.transfersFor(id)).toHaveLength(0);
+  });
+
+  it('when the resolve body is wrong, then 400 lists every problem', async () => {
+    const response = await call('POST', `/ops/payments/${TENANT}/whatever/resolve`, KEYS.operator, { outcome: 'settled', reason: '', extra: 1 });
+    expect(response.status).toBe(400);
+    const pointers = ((await response.json()) as { errors: Array<{ pointer: string }> }).errors.map((error) => error.pointer).sort();
+    expect(pointers).toEqual(['/bankTransferId', '/evidence', '/extra', '/reason']);
+  });
+
+  it('when the payment does not exist, then 404; when it is not parked, then 409', async () => {
+    expect((await call('POST', `/ops/payments/${TENANT}/no-such-payment/retry`, KEYS.operator, { reason: 'r' })).status).toBe(404);
+    expect((await call('POST', `/ops/payments/${TENANT}/no-such-payment/resolve`, KEYS.operator, { outcome: 'rejected', reason: 'r', evidence: 'e' })).status).toBe(404);
+    const id = newId('settled');
+    await harness.requestPayment(id);
+    await harness.waitForStatus(id, ['settled']);
+    const retry = await call('POST', `/ops/payments/${TENANT}/${id}/retry`, KEYS.operator, { reason: 'r' });
+    expect(retry.status).toBe(409);
+    expect(retry.headers.get('content-type')).toContain(PROBLEM);
+    const resolve = await call('POST', `/ops/payments/${TENANT}/${id}/resolve`, KEYS.operator, { outcome: 'rejected', reason: 'r', evidence: 'e' });
+    expect(resolve.status).toBe(409);
+  });
+});
