@@ -1,0 +1,178 @@
+import { sqlEngines } from '../../../test/support/databases';
+import { KEYS } from '../../../test/support/api';
+import { createPaymentsModule } from '../../application/payments';
+import type { PaymentId, TenantId } from '../../domain/ids';
+import type { CurrencyCode } from '../../domain/money';
+import { formatPosition } from '../../event-store/port';
+import { createProjector } from '../../projections/projector';
+import { startAnalyticsApi, type AnalyticsApi } from '../../projections/testing/api';
+import { FINAL_STATUS, runMixedWorkload, writePayment, type WorkloadPayment } from '../../projections/testing/workload';
+
+interface Item { id: string; tenant: string; status: string; amount: string; currency: string; createdAt: string; debtor: { iban: string } }
+
+async function allPages(api: AnalyticsApi, query: string, key: string = KEYS.analyst): Promise<Item[]> {
+  const items: Item[] = [];
+  let cursor: string | null = null;
+  do {
+    const response = await api.call(`/payments?${query}&limit=7${cursor ? `&cursor=${cursor}` : ''}`, { key });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { items: Item[]; nextCursor: string | null };
+    items.push(...body.items);
+    cursor = body.nextCursor;
+  } while (cursor);
+  return items;
+}
+
+const orderKey = (item: Item) => [item.createdAt, item.tenant, item.id];
+const sortedByKey = (items: Item[]) => [...items].sort((a, b) => (orderKey(a).join('\u0000') < orderKey(b).join('\u0000') ? -1 : 1));
+
+describe.each(sqlEngines())('analyst API on %s', (engine) => {
+  let api: AnalyticsApi;
+  let payments: readonly WorkloadPayment[];
+
+  beforeAll(async () => {
+    api = await startAnalyticsApi(engine, { readWaitMsMax: 300 });
+    const workload = await runMixedWorkload(api.harness.store, { paymentCount: 40, seed: 21, tenants: ['acme', 'globex', 'initech'], currencies: ['EUR', 'JPY', 'GBP'] });
+    payments = workload.payments;
+    for (const name of ['payments', 'daily_volume']) expect((await api.projector.freshness.waitFor(name, workload.lastPosition!, 20_000)).reached).toBe(true);
+  });
+  afterAll(async () => api.close());
+
+  it('when no key is sent, then 401; when a client asks for volume reports, then 403', async () => {
+    expect((await api.call('/payments')).status).toBe(401);
+    expect((await api.call('/reports/volume', { key: KEYS.acme })).status).toBe(403);
+  });
+
+  it('when an analyst pages through every payment, then each appears exactly once in (createdAt, tenant, id) order', async () => {
+    const items = await allPages(api, 'status=');
+    expect(items).toHaveLength(payments.length);
+    expect(new Set(items.map((item) => `${item.tenant}/${item.id}`)).size).toBe(payments.length);
+    expect(items).toEqual(sortedByKey(items));
+  });
+
+  it('when payments arrive between two pages, then paging neither repeats nor skips a payment that was there before', async () => {
+    const first = await api.call('/payments?limit=10', { key: KEYS.analyst });
+    const page1 = (await first.json()) as { items: Item[]; nextCursor: string };
+    const module = createPaymentsModule({ store: api.harness.store });
+    const base = { path: 'requested' as const, amountMinor: 100, currency: 'EUR' as CurrencyCode };
+    const early = await writePayment(module, { ...base, tenantId: 'acme' as TenantId, paymentId: 'late-but-early' as PaymentId, createdAt: new Date('2026-02-01T00:00:00Z') });
+    await writePayment(module, { ...base, tenantId: 'acme' as TenantId, paymentId: 'late-and-late' as PaymentId, createdAt: new Date('2026-12-01T00:00:00Z') });
+    await api.projector.freshness.waitFor('payments', early!, 5_000);
+
+    const rest: Item[] = [];
+    let cursor: string | null = page1.nextCursor;
+    while (cursor) {
+      const body = (await (await api.call(`/payments?limit=9&cursor=${cursor}`, { key: KEYS.analyst })).json()) as { items: Item[]; nextCursor: string | null };
+      rest.push(...body.items);
+      cursor = body.nextCursor;
+    }
+    const seen = [...page1.items, ...rest].map((item) => item.id);
+    expect(new Set(seen).size).toBe(seen.length);
+    for (const payment of payments) expect(seen).toContain(payment.paymentId);
+    expect(seen).not.toContain('late-but-early');
+    expect(seen[seen.length - 1]).toBe('late-and-late');
+  });
+
+  it('when filtering by status, currency, amounts and creation range, then only matching payments come back, all of them', async () => {
+    const settled = await allPages(api, 'status=settled,rejected');
+    expect(settled.length).toBe(payments.filter((p) => ['settled', 'rejected'].includes(FINAL_STATUS[p.path])).length);
+    const eur = await allPages(api, 'currency=EUR&minAmount=1000.00&maxAmount=40000');
+    expect(eur.map((item) => item.id).sort()).toEqual(
+      payments.filter((p) => p.currency === 'EUR' && p.amountMinor >= 100_000 && p.amountMinor <= 4_000_000).map((p) => p.paymentId).sort(),
+    );
+    const march2 = await allPages(api, 'createdFrom=2026-03-02&createdTo=2026-03-03T00:00:00Z');
+    expect(march2.map((item) => item.id).sort()).toEqual(payments.filter((p) => p.createdAt.toISOString().startsWith('2026-03-02')).map((p) => p.paymentId).sort());
+    expect(eur.every((item) => item.debtor.iban === '****3000')).toBe(true);
+  });
+
+  it('when a client lists payments, then it sees only its own tenant, and naming another tenant is 403', async () => {
+    const own = await allPages(api, 'tenant=', KEYS.acme);
+    expect(own.length).toBe(payments.filter((p) => p.tenantId === 'acme').length + 2);
+    expect(own.every((item) => item.tenant === 'acme')).toBe(true);
+    expect((await api.call('/payments?tenant=acme', { key: KEYS.acme })).status).toBe(200);
+    const other = await api.call('/payments?tenant=globex', { key: KEYS.acme });
+    expect(other.status).toBe(403);
+  });
+
+  it('when filters are invalid, then one 400 problem lists each of them', async () => {
+    const response = await api.call('/payments?status=paid&currency=XYZ&minAmount=1.234&limit=0&createdFrom=yesterday&cursor=nope&bogus=1', { key: KEYS.analyst });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toContain('application/problem+json');
+    const body = (await response.json()) as { errors: Array<{ pointer: string; detail: string }> };
+    const pointers = body.errors.map((error) => error.pointer).sort();
+    expect(pointers).toEqual(['#/query/bogus', '#/query/createdFrom', '#/query/currency', '#/query/cursor', '#/query/limit', '#/query/minAmount', '#/query/status']);
+    const decimals = await api.call('/payments?currency=JPY&minAmount=1.5&maxAmount=1', { key: KEYS.analyst });
+    const decimalsBody = (await decimals.json()) as { errors: Array<{ pointer: string; detail: string }> };
+    expect(decimalsBody.errors).toEqual([{ pointer: '#/query/minAmount', detail: 'JPY has no minor unit: no decimals allowed' }]);
+  });
+
+  it('when CSV is asked for, then it is streamed with a header and one line per payment, IBANs masked', async () => {
+    const response = await api.call('/payments?currency=EUR', { key: KEYS.analyst, headers: { accept: 'text/csv' } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(response.headers.get('x-projection-position')).toMatch(/^\d+\/\d+$/);
+    const lines = (await response.text()).trimEnd().split('\r\n');
+    expect(lines[0]).toBe('tenant,id,status,amount,currency,debtorName,debtorIban,creditorName,creditorIban,reference,createdAt,updatedAt,bankTransferId,attempts');
+    expect(lines.length - 1).toBe(payments.filter((p) => p.currency === 'EUR').length + 2);
+    expect(lines.slice(1).every((line) => line.includes('****3000') && !line.includes('DE89'))).toBe(true);
+  });
+
+  it('when any analyst response is sent, then it says the read model position and lag', async () => {
+    const response = await api.call('/reports/volume?from=2026-03-01&to=2026-03-10', { key: KEYS.analyst });
+    expect(response.headers.get('x-projection-position')).toMatch(/^\d+\/\d+$/);
+    expect(response.headers.get('x-projection-status')).toBe('running');
+    expect(response.headers.get('x-projection-lag-events')).toBe('0');
+    expect(Number(response.headers.get('x-projection-lag-seconds'))).toBe(0);
+  });
+
+  it('when the volume report groups by day and status, then its counts and sums equal the payments in each bucket', async () => {
+    const response = await api.call('/reports/volume?from=2026-03-01&to=2026-03-31&groupBy=day,status&currency=EUR', { key: KEYS.supervisor });
+    const body = (await response.json()) as { rows: Array<{ day: string; status: string; currency: string; count: number; amountMinor: string }> };
+    const expected = new Map<string, { count: number; sum: bigint }>();
+    for (const p of payments.filter((candidate) => candidate.currency === 'EUR')) {
+      const key = `${p.createdAt.toISOString().slice(0, 10)} ${FINAL_STATUS[p.path]}`;
+      const bucket = expected.get(key) ?? { count: 0, sum: 0n };
+      expected.set(key, { count: bucket.count + 1, sum: bucket.sum + BigInt(p.amountMinor) });
+    }
+    expect(new Map(body.rows.map((row) => [`${row.day} ${row.status}`, { count: row.count, sum: BigInt(row.amountMinor) }]))).toEqual(expected);
+    const csv = await api.call('/reports/volume?from=2026-03-01&to=2026-03-31&groupBy=status', { key: KEYS.analyst, headers: { accept: 'text/csv' } });
+    expect((await csv.text()).split('\r\n')[0]).toBe('status,currency,count,amount');
+  });
+
+  it('when a volume report is asked with a bad range and grouping, then 400 lists both', async () => {
+    const response = await api.call('/reports/volume?from=2026-03-10&to=2026-03-01&groupBy=week', { key: KEYS.analyst });
+    const body = (await response.json()) as { errors: Array<{ pointer: string }> };
+    expect(response.status).toBe(400);
+    expect(body.errors.map((error) => error.pointer).sort()).toEqual(['#/query/groupBy', '#/query/to']);
+  });
+
+  it('when a client waits for a position the projection has not reached, then 503 after the bound; once it is reached, then 200 with the new payment', async () => {
+    await api.projector.stop();
+    const module = createPaymentsModule({ store: api.harness.store });
+    const position = await writePayment(module, { tenantId: 'globex' as TenantId, paymentId: 'read-my-write' as PaymentId, path: 'requested', amountMinor: 5, currency: 'EUR' as CurrencyCode, createdAt: new Date('2026-03-03T00:00:00Z') });
+    const started = Date.now();
+
+    const behind = await api.call(`/payments?minPosition=${formatPosition(position!)}`, { key: KEYS.globex });
+
+    expect(behind.status).toBe(503);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(behind.headers.get('retry-after')).toBe('1');
+    expect(((await behind.json()) as { type: string }).type).toBe('/problems/projection-behind');
+    const projector = createProjector({ ...api.harness, limits: { pollIntervalMs: 10 } });
+    await projector.start();
+    try {
+      const caughtUp = await api.call('/payments?limit=100', { key: KEYS.globex, headers: { 'x-wait-for-position': formatPosition(position!) } });
+      expect(caughtUp.status).toBe(200);
+      expect(((await caughtUp.json()) as { items: Item[] }).items.map((item) => item.id)).toContain('read-my-write');
+    } finally {
+      await projector.stop();
+    }
+  });
+
+  it('when the OpenAPI document is fetched, then it describes both analyst routes', async () => {
+    const document = (await (await api.call('/openapi.json')).json()) as { paths: Record<string, Record<string, unknown>> };
+    expect(document.paths['/payments']?.['get']).toBeDefined();
+    expect(document.paths['/reports/volume']?.['get']).toBeDefined();
+  });
+});

@@ -1,0 +1,189 @@
+/**
+ * Query strings of the analyst routes to typed filters. Every problem is
+ * collected, each with its `#/query/...` pointer, so one 400 lists them all:
+ * per-parameter problems first, then the ones between parameters (an amount
+ * without a currency, a range that ends before it starts).
+ */
+import { z } from 'zod';
+import { currencyExponent, isCurrencyCode } from '../../domain/money';
+import { TENANT_ID_PATTERN } from '../../domain/ids';
+import { parsePosition, type GlobalPosition } from '../../event-store/port';
+import type { PaymentStatus } from '../../domain/payment';
+import { validationProblem, type FieldProblem } from '../problem';
+
+export const PAYMENT_STATUSES: readonly PaymentStatus[] = ['requested', 'submitted', 'settled', 'rejected', 'unknown', 'cancelled'];
+export const PAGE_ROWS_DEFAULT = 50;
+export const PAGE_ROWS_MAX = 500;
+/** A CSV export streams at most this many rows (`limit` may lower it). */
+export const CSV_ROWS_MAX = 100_000;
+/** Longest span of a volume report. */
+export const REPORT_DAYS_MAX = 366;
+export const REPORT_DAYS_DEFAULT = 31;
+export const GROUP_BY_DIMENSIONS = ['day', 'currency', 'status'] as const;
+export type GroupByDimension = (typeof GROUP_BY_DIMENSIONS)[number];
+
+const once = (schema: z.ZodType<unknown>) => z.union([schema, z.array(z.string())]).refine((value) => !Array.isArray(value), 'give this parameter once');
+
+const instant = z.union([z.iso.datetime({ offset: true }), z.iso.date()], { error: 'must be an ISO 8601 date (2026-03-01) or date-time with offset (2026-03-01T10:00:00Z)' });
+const day = z.iso.date({ error: 'must be a date such as 2026-03-01' });
+const statusList = z.string().refine((text) => text.split(',').every((status) => (PAYMENT_STATUSES as readonly string[]).includes(status)), `must be one or more of ${PAYMENT_STATUSES.join(', ')}, comma-separated`);
+const currency = z.string().refine(isCurrencyCode, 'must be an ISO 4217 currency code such as EUR');
+const decimal = z.string().regex(/^(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?$/, 'must be a decimal string such as "125.50"');
+const position = z.string().refine((text) => parsePosition(text) !== undefined, 'must be a log position "commit/prepare" as in X-Log-Position');
+const integerText = (min: number, max: number) =>
+  z.string().regex(/^[0-9]{1,9}$/, 'must be a whole number').refine((text) => Number(text) >= min && Number(text) <= max, `must be between ${min} and ${max}`);
+
+/** Documented in the OpenAPI document and used to check each parameter. */
+export const PaymentsQueryShape = {
+  status: statusList.optional().describe(`One or more of ${PAYMENT_STATUSES.join(', ')}, comma-separated`),
+  currency: currency.optional(),
+  tenant: z.string().regex(TENANT_ID_PATTERN, 'must be a tenant id').optional().describe('Staff: filter by tenant. Clients: absent or their own tenant.'),
+  createdFrom: instant.optional().describe('Inclusive; a date means its start (UTC)'),
+  createdTo: instant.optional().describe('Exclusive; a date means its start (UTC)'),
+  minAmount: decimal.optional().describe('Inclusive, in the currency given by `currency` (required with it)'),
+  maxAmount: decimal.optional().describe('Inclusive, in the currency given by `currency` (required with it)'),
+  limit: integerText(1, CSV_ROWS_MAX).optional().describe(`Rows per page (JSON: default ${PAGE_ROWS_DEFAULT}, at most ${PAGE_ROWS_MAX}); CSV: rows in the export, at most ${CSV_ROWS_MAX}`),
+  cursor: z.string().max(512).optional().describe('`nextCursor` of the previous page'),
+  minPosition: position.optional().describe('Wait (bounded) until the read model has reached this log position'),
+};
+
+export const VolumeQueryShape = {
+  from: day.optional().describe(`First day, inclusive (UTC). Default: ${REPORT_DAYS_DEFAULT - 1} days before \`to\``),
+  to: day.optional().describe('Last day, inclusive (UTC). Default: today'),
+  groupBy: z
+    .string()
+    .refine((text) => text.split(',').every((part) => (GROUP_BY_DIMENSIONS as readonly string[]).includes(part)), 'must be one or more of day, currency, status, comma-separated')
+    .optional()
+    .describe('Dimensions to group by; amounts are always split by currency, since they cannot be added across currencies. Default: day'),
+  currency: currency.optional(),
+  status: statusList.optional(),
+  minPosition: position.optional(),
+};
+
+export interface PaymentsCursor {
+  readonly createdAt: string;
+  readonly tenantId: string;
+  readonly paymentId: string;
+}
+
+export interface PaymentsFilter {
+  readonly statuses: readonly PaymentStatus[] | undefined;
+  readonly currency: string | undefined;
+  readonly tenant: string | undefined;
+  readonly createdFrom: Date | undefined;
+  readonly createdTo: Date | undefined;
+  readonly minAmountMinor: bigint | undefined;
+  readonly maxAmountMinor: bigint | undefined;
+  readonly limit: number | undefined;
+  readonly cursor: PaymentsCursor | undefined;
+  readonly minPosition: GlobalPosition | undefined;
+}
+
+export interface VolumeFilter {
+  readonly from: string;
+  readonly to: string;
+  readonly groupBy: readonly GroupByDimension[];
+  readonly currency: string | undefined;
+  readonly statuses: readonly PaymentStatus[] | undefined;
+  readonly minPosition: GlobalPosition | undefined;
+}
+
+type Shape = Record<string, z.ZodType<unknown>>;
+
+/** Each parameter on its own, so one bad parameter never hides another's problem. */
+function parseEach(shape: Shape, query: Record<string, unknown>, problems: FieldProblem[]): Record<string, string | undefined> {
+  const values: Record<string, string | undefined> = {};
+  for (const name of Object.keys(query)) {
+    if (!(name in shape)) problems.push({ pointer: `#/query/${name}`, detail: 'unknown parameter' });
+  }
+  for (const [name, schema] of Object.entries(shape)) {
+    const raw = query[name];
+    const result = once(schema).safeParse(raw === '' ? undefined : raw);
+    if (result.success) values[name] = result.data as string | undefined;
+    else problems.push(...result.error.issues.map((issue) => ({ pointer: `#/query/${name}`, detail: issue.message })));
+  }
+  return values;
+}
+
+/** Decimal text to minor units of `currencyCode`; a problem when it has more decimals than the currency. */
+function amountMinor(text: string | undefined, currencyCode: string | undefined, name: string, problems: FieldProblem[]): bigint | undefined {
+  if (text === undefined) return undefined;
+  const exponent = currencyCode === undefined ? undefined : currencyExponent(currencyCode);
+  if (exponent === undefined) {
+    problems.push({ pointer: `#/query/${name}`, detail: 'needs `currency`: amounts are decimal strings in one currency' });
+    return undefined;
+  }
+  const [whole = '0', fraction = ''] = text.split('.');
+  if (fraction.length > exponent) {
+    problems.push({ pointer: `#/query/${name}`, detail: exponent === 0 ? `${currencyCode} has no minor unit: no decimals allowed` : `${currencyCode} allows at most ${exponent} decimals` });
+    return undefined;
+  }
+  return BigInt(whole) * 10n ** BigInt(exponent) + BigInt(fraction.padEnd(exponent, '0') || '0');
+}
+
+export function encodeCursor(cursor: PaymentsCursor): string {
+  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.tenantId, cursor.paymentId]), 'utf8').toString('base64url');
+}
+
+function decodeCursor(text: string | undefined, problems: FieldProblem[]): PaymentsCursor | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (Array.isArray(parsed) && parsed.length === 3 && parsed.every((part) => typeof part === 'string') && !Number.isNaN(Date.parse(parsed[0] as string))) {
+      const [createdAt, tenantId, paymentId] = parsed as [string, string, string];
+      return { createdAt, tenantId, paymentId };
+    }
+  } catch {
+    // Falls through to the problem below: a cursor is opaque, so any damage reads the same.
+  }
+  problems.push({ pointer: '#/query/cursor', detail: 'not a cursor this API gave out' });
+  return undefined;
+}
+
+const asDate = (text: string | undefined) => (text === undefined ? undefined : new Date(text.length === 10 ? `${text}T00:00:00Z` : text));
+const asStatuses = (text: string | undefined) => text?.split(',') as PaymentStatus[] | undefined;
+
+export function parsePaymentsQuery(query: Record<string, unknown>): PaymentsFilter {
+  const problems: FieldProblem[] = [];
+  const values = parseEach(PaymentsQueryShape, query, problems);
+  const filter: PaymentsFilter = {
+    statuses: asStatuses(values['status']),
+    currency: values['currency'],
+    tenant: values['tenant'],
+    createdFrom: asDate(values['createdFrom']),
+    createdTo: asDate(values['createdTo']),
+    minAmountMinor: amountMinor(values['minAmount'], values['currency'], 'minAmount', problems),
+    maxAmountMinor: amountMinor(values['maxAmount'], values['currency'], 'maxAmount', problems),
+    limit: values['limit'] === undefined ? undefined : Number(values['limit']),
+    cursor: decodeCursor(values['cursor'], problems),
+    minPosition: values['minPosition'] === undefined ? undefined : parsePosition(values['minPosition']),
+  };
+  if (filter.createdFrom && filter.createdTo && filter.createdFrom >= filter.createdTo) {
+    problems.push({ pointer: '#/query/createdTo', detail: 'must be after createdFrom' });
+  }
+  if (filter.minAmountMinor !== undefined && filter.maxAmountMinor !== undefined && filter.minAmountMinor > filter.maxAmountMinor) {
+    problems.push({ pointer: '#/query/maxAmount', detail: 'must not be below minAmount' });
+  }
+  if (problems.length > 0) throw validationProblem(problems, 'Invalid filters');
+  return filter;
+}
+
+export function parseVolumeQuery(query: Record<string, unknown>, today: string): VolumeFilter {
+  const problems: FieldProblem[] = [];
+  const values = parseEach(VolumeQueryShape, query, problems);
+  const to = values['to'] ?? today;
+  const from = values['from'] ?? new Date(Date.parse(`${to}T00:00:00Z`) - (REPORT_DAYS_DEFAULT - 1) * 86_400_000).toISOString().slice(0, 10);
+  const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000 + 1;
+  if (days < 1) problems.push({ pointer: '#/query/to', detail: 'must not be before from' });
+  else if (days > REPORT_DAYS_MAX) problems.push({ pointer: '#/query/from', detail: `a report spans at most ${REPORT_DAYS_MAX} days` });
+  if (problems.length > 0) throw validationProblem(problems, 'Invalid filters');
+  const groupBy = [...new Set((values['groupBy'] ?? 'day').split(',') as GroupByDimension[])];
+  return {
+    from,
+    to,
+    groupBy: GROUP_BY_DIMENSIONS.filter((dimension) => groupBy.includes(dimension)),
+    currency: values['currency'],
+    statuses: asStatuses(values['status']),
+    minPosition: values['minPosition'] === undefined ? undefined : parsePosition(values['minPosition']),
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * The analyst routes' SQL, over the read models only (never the log). Payments
+ * are read in keyset order (created_at, tenant_id, payment_id), which the
+ * `_created_idx` index serves and which no insert can reshuffle: a page's cursor
+ * is the last row's key, so paging is stable while payments keep arriving.
+ */
+import type { SqlClient } from '../../db/database';
+import { currencyExponent, formatMinor } from '../../domain/money';
+import { DAILY_VOLUME_TABLE } from '../../projections/read-models/daily-volume';
+import { PAYMENTS_TABLE, paymentRowFromSql, type PaymentRow } from '../../projections/read-models/payments';
+import type { GroupByDimension, PaymentsCursor, PaymentsFilter, VolumeFilter } from './filters';
+
+export interface PaymentItem {
+  readonly id: string;
+  readonly tenant: string;
+  readonly status: string;
+  readonly amount: string;
+  readonly currency: string;
+  readonly debtor: { readonly name: string; readonly iban: string };
+  readonly creditor: { readonly name: string; readonly iban: string };
+  readonly reference: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly bankTransferId: string | null;
+  readonly attempts: number;
+}
+
+export function paymentItem(row: PaymentRow): PaymentItem {
+  return {
+    id: row.paymentId,
+    tenant: row.tenantId,
+    status: row.status,
+    amount: formatMinor(row.amountMinor, currencyExponent(row.currency) ?? 2),
+    currency: row.currency,
+    debtor: { name: row.debtorName, iban: row.debtorIbanMasked },
+    creditor: { name: row.creditorName, iban: row.creditorIbanMasked },
+    reference: row.reference,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    bankTransferId: row.bankTransferId,
+    attempts: row.attempts,
+  };
+}
+
+export const cursorOf = (row: PaymentRow): PaymentsCursor => ({ createdAt: row.createdAt, tenantId: row.tenantId, paymentId: row.paymentId });
+
+/** One keyset page: `rowCount` rows after `after` (exclusive) matching `filter`. */
+export async function selectPayments(db: SqlClient, filter: PaymentsFilter, after: PaymentsCursor | undefined, rowCount: number): Promise<PaymentRow[]> {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  const param = (value: unknown) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  if (filter.tenant !== undefined) conditions.push(`tenant_id = ${param(filter.tenant)}`);
+  if (filter.statuses !== undefined) conditions.push(`status = ANY(${param(filter.statuses)}::text[])`);
+  if (filter.currency !== undefined) conditions.push(`currency = ${param(filter.currency)}`);
+  if (filter.createdFrom !== undefined) conditions.push(`created_at >= ${param(filter.createdFrom.toISOString())}::timestamptz`);
+  if (filter.createdTo !== undefined) conditions.push(`created_at < ${param(filter.createdTo.toISOString())}::timestamptz`);
+  if (filter.minAmountMinor !== undefined) conditions.push(`amount_minor >= ${param(filter.minAmountMinor.toString())}::numeric`);
+  if (filter.maxAmountMinor !== undefined) conditions.push(`amount_minor <= ${param(filter.maxAmountMinor.toString())}::numeric`);
+  if (after !== undefined) {
+    conditions.push(`(created_at, tenant_id, payment_id) > (${param(after.createdAt)}::timestamptz, ${param(after.tenantId)}, ${param(after.paymentId)})`);
+  }
+  const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+  const result = await db.query<Record<string, unknown>>(
+    `SELECT * FROM ${PAYMENTS_TABLE} ${where} ORDER BY created_at, tenant_id, payment_id LIMIT ${param(rowCount)}`,
+    params,
+  );
+  return result.rows.map(paymentRowFromSql);
+}
+
+export interface VolumeRow {
+  readonly day?: string;
+  readonly status?: string;
+  readonly currency: string;
+  readonly count: number;
+  readonly amount: string;
+  /** Exact minor units as a string: sums can exceed what a JSON number holds exactly. */
+  readonly amountMinor: string;
+}
+
+const SELECTED: Record<GroupByDimension, string> = { day: 'day::text AS day', currency: 'currency', status: 'status' };
+
+export async function selectVolume(db: SqlClient, filter: VolumeFilter): Promise<VolumeRow[]> {
+  // Currency always splits the rows: amounts in different currencies are never added.
+  const dimensions = filter.groupBy.includes('currency') ? filter.groupBy : [...filter.groupBy, 'currency' as const];
+  const params: unknown[] = [filter.from, filter.to];
+  const conditions = ['day BETWEEN $1::date AND $2::date'];
+  if (filter.currency !== undefined) {
+    params.push(filter.currency);
+    conditions.push(`currency = $${params.length}`);
+  }
+  if (filter.statuses !== undefined) {
+    params.push(filter.statuses);
+    conditions.push(`status = ANY($${params.length}::text[])`);
+  }
+  const columns = dimensions.map((dimension) => (dimension === 'day' ? 'day' : dimension));
+  const result = await db.query<Record<string, unknown>>(
+    `SELECT ${dimensions.map((dimension) => SELECTED[dimension]).join(', ')},
+            SUM(payment_count)::text AS payment_count, SUM(amount_minor)::text AS amount_minor
+       FROM ${DAILY_VOLUME_TABLE} WHERE ${conditions.join(' AND ')}
+      GROUP BY ${columns.join(', ')} ORDER BY ${columns.join(', ')}`,
+    params,
+  );
+  return result.rows.map((row) => {
+    const currency = String(row['currency']);
+    const amountMinor = String(row['amount_minor']);
+    return {
+      ...(dimensions.includes('day') ? { day: String(row['day']) } : {}),
+      ...(dimensions.includes('status') ? { status: String(row['status']) } : {}),
+      currency,
+      count: Number(row['payment_count']),
+      amount: formatMinor(BigInt(amountMinor), currencyExponent(currency) ?? 2),
+      amountMinor,
+    };
+  });
+}

@@ -1,0 +1,219 @@
+/**
+ * Analyst routes over the read models: the payment collection with filters and
+ * keyset pagination, and volume reports. JSON by default, CSV streamed when asked
+ * for with `Accept: text/csv`. Every answer says how fresh it is; a client that
+ * just wrote can ask to wait (bounded) until the read model has caught up with
+ * the position its write returned.
+ */
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { SqlClient } from '../../db/database';
+import { formatPosition, parsePosition, type GlobalPosition } from '../../event-store/port';
+import type { Freshness, ProjectionFreshness } from '../../projections/freshness';
+import { principalFrom, requireRole } from '../auth';
+import { problemResponse, type OpenAPIRegistry } from '../openapi';
+import { HttpProblem, methodNotAllowed, validationProblem } from '../problem';
+import { csvLine, startCsv, writeCsv } from './csv';
+import {
+  CSV_ROWS_MAX,
+  encodeCursor,
+  PAGE_ROWS_DEFAULT,
+  PAGE_ROWS_MAX,
+  parsePaymentsQuery,
+  parseVolumeQuery,
+  PaymentsQueryShape,
+  VolumeQueryShape,
+  type PaymentsFilter,
+} from './filters';
+import { cursorOf, paymentItem, selectPayments, selectVolume, type PaymentItem } from './queries';
+
+export const WAIT_FOR_POSITION_HEADER = 'X-Wait-For-Position';
+export const FRESHNESS_HEADERS = {
+  position: 'X-Projection-Position',
+  status: 'X-Projection-Status',
+  lagEvents: 'X-Projection-Lag-Events',
+  lagSeconds: 'X-Projection-Lag-Seconds',
+} as const;
+
+/** Rows read per query while streaming a CSV export. */
+export const CSV_PAGE_ROWS = 1_000;
+
+export interface AnalyticsRouterOptions {
+  /** Where the read models are. */
+  readonly database: SqlClient;
+  readonly freshness: Freshness;
+  readonly registry: OpenAPIRegistry;
+  /** Longest a request may wait for a projection to reach the position it asked for. */
+  readonly readWaitMsMax: number;
+  readonly today?: () => string;
+}
+
+export function createAnalyticsRouter(options: AnalyticsRouterOptions): Router {
+  const router = Router();
+  registerOpenApi(options.registry);
+  const today = options.today ?? (() => new Date().toISOString().slice(0, 10));
+
+  router
+    .route('/payments')
+    .get(requireRole('client', 'analyst', 'operator', 'supervisor'), async (req, res) => {
+      const filter = scopeToPrincipal(parsePaymentsQuery(req.query as Record<string, unknown>), res);
+      const format = negotiate(req);
+      await announceFreshness(req, res, options, 'payments', filter.minPosition);
+      if (format === 'csv') return streamPaymentsCsv(res, options.database, filter);
+      const limit = filter.limit ?? PAGE_ROWS_DEFAULT;
+      if (limit > PAGE_ROWS_MAX) throw validationProblem([{ pointer: '#/query/limit', detail: `a JSON page has at most ${PAGE_ROWS_MAX} rows` }], 'Invalid filters');
+      const rows = await selectPayments(options.database, filter, filter.cursor, limit + 1);
+      const page = rows.slice(0, limit);
+      const nextCursor = rows.length > limit ? encodeCursor(cursorOf(page[page.length - 1]!)) : null;
+      res.json({ items: page.map(paymentItem), nextCursor, next: nextCursor && nextLink(req, nextCursor) });
+    })
+    .all(methodNotAllowed(['GET']));
+
+  router
+    .route('/reports/volume')
+    .get(requireRole('analyst', 'operator', 'supervisor'), async (req, res) => {
+      const filter = parseVolumeQuery(req.query as Record<string, unknown>, today());
+      const format = negotiate(req);
+      await announceFreshness(req, res, options, 'daily_volume', filter.minPosition);
+      const rows = await selectVolume(options.database, filter);
+      if (format === 'json') {
+        res.json({ from: filter.from, to: filter.to, groupBy: filter.groupBy, rows });
+        return;
+      }
+      const columns = [...(filter.groupBy.includes('day') ? ['day'] : []), ...(filter.groupBy.includes('status') ? ['status'] : []), 'currency', 'count', 'amount'];
+      startCsv(res, 'volume.csv', columns);
+      for (const row of rows) if (!(await writeCsv(res, csvLine(columns.map((column) => (row as unknown as Record<string, unknown>)[column]))))) return;
+      res.end();
+    })
+    .all(methodNotAllowed(['GET']));
+
+  return router;
+}
+
+function negotiate(req: Request): 'json' | 'csv' {
+  const chosen = req.accepts(['application/json', 'text/csv']);
+  if (chosen === false) throw new HttpProblem(406, 'not-acceptable', 'Not acceptable', 'this resource is available as application/json or text/csv');
+  return chosen === 'text/csv' ? 'csv' : 'json';
+}
+
+/** Clients see their own tenant only; naming another is refused rather than silently narrowed. */
+function scopeToPrincipal(filter: PaymentsFilter, res: Response): PaymentsFilter {
+  const principal = principalFrom(res);
+  if (principal.kind !== 'client') return filter;
+  if (filter.tenant !== undefined && filter.tenant !== principal.tenantId) {
+    throw new HttpProblem(403, 'tenant-forbidden', 'Forbidden', 'a client sees its own tenant only: leave `tenant` out or give your own');
+  }
+  return { ...filter, tenant: principal.tenantId };
+}
+
+function waitTarget(req: Request, fromQuery: GlobalPosition | undefined): GlobalPosition | undefined {
+  if (fromQuery) return fromQuery;
+  const header = req.get(WAIT_FOR_POSITION_HEADER);
+  if (header === undefined) return undefined;
+  const parsed = parsePosition(header.trim());
+  if (!parsed) throw validationProblem([{ pointer: '#/header/x-wait-for-position', detail: 'must be a log position "commit/prepare" as in X-Log-Position' }]);
+  return parsed;
+}
+
+function setFreshnessHeaders(res: Response, freshness: ProjectionFreshness): void {
+  res.setHeader(FRESHNESS_HEADERS.position, freshness.position ? formatPosition(freshness.position) : 'none');
+  res.setHeader(FRESHNESS_HEADERS.status, freshness.status);
+  res.setHeader(FRESHNESS_HEADERS.lagEvents, `${freshness.eventsBehind}${freshness.eventsBehindCapped ? '+' : ''}`);
+  res.setHeader(FRESHNESS_HEADERS.lagSeconds, freshness.secondsBehind.toFixed(3));
+}
+
+/**
+ * Sets the freshness headers, after waiting for the asked position if there is
+ * one. Measured before the query runs, so the data is at least as fresh as said.
+ */
+async function announceFreshness(req: Request, res: Response, options: AnalyticsRouterOptions, projection: string, minPosition: GlobalPosition | undefined): Promise<void> {
+  const target = waitTarget(req, minPosition);
+  if (!target) return setFreshnessHeaders(res, await options.freshness.current(projection));
+  const { reached, freshness } = await options.freshness.waitFor(projection, target, options.readWaitMsMax);
+  setFreshnessHeaders(res, freshness);
+  if (!reached) {
+    throw new HttpProblem(
+      503,
+      'projection-behind',
+      'The read model has not reached that position yet',
+      `waited ${options.readWaitMsMax} ms for ${projection} to reach ${formatPosition(target)}; it is at ${freshness.position ? formatPosition(freshness.position) : 'none'}`,
+      { projection, position: freshness.position ? formatPosition(freshness.position) : null, waitedForPosition: formatPosition(target) },
+      { 'Retry-After': '1' },
+    );
+  }
+}
+
+const CSV_COLUMNS = ['tenant', 'id', 'status', 'amount', 'currency', 'debtorName', 'debtorIban', 'creditorName', 'creditorIban', 'reference', 'createdAt', 'updatedAt', 'bankTransferId', 'attempts'];
+
+const csvCells = (item: PaymentItem) => [
+  item.tenant, item.id, item.status, item.amount, item.currency, item.debtor.name, item.debtor.iban, item.creditor.name, item.creditor.iban,
+  item.reference, item.createdAt, item.updatedAt, item.bankTransferId, item.attempts,
+];
+
+async function streamPaymentsCsv(res: Response, database: SqlClient, filter: PaymentsFilter): Promise<void> {
+  let remaining = Math.min(filter.limit ?? CSV_ROWS_MAX, CSV_ROWS_MAX);
+  let after = filter.cursor;
+  startCsv(res, 'payments.csv', CSV_COLUMNS);
+  while (remaining > 0) {
+    const rows = await selectPayments(database, filter, after, Math.min(CSV_PAGE_ROWS, remaining));
+    if (rows.length === 0) break;
+    if (!(await writeCsv(res, rows.map((row) => csvLine(csvCells(paymentItem(row)))).join('')))) return;
+    remaining -= rows.length;
+    after = cursorOf(rows[rows.length - 1]!);
+  }
+  res.end();
+}
+
+function nextLink(req: Request, cursor: string): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(req.query)) if (name !== 'cursor' && typeof value === 'string') params.set(name, value);
+  params.set('cursor', cursor);
+  return `${req.path}?${params.toString()}`;
+}
+
+function registerOpenApi(registry: OpenAPIRegistry): void {
+  const freshnessHeaders = z.object({
+    [FRESHNESS_HEADERS.position]: z.string().describe('Log position the read model has reached ("commit/prepare")'),
+    [FRESHNESS_HEADERS.status]: z.string().describe('running, stopped (poison event) or rebuilding'),
+    [FRESHNESS_HEADERS.lagEvents]: z.string().describe('Events not yet applied ("1000+" when counting stopped there)'),
+    [FRESHNESS_HEADERS.lagSeconds]: z.string().describe('Age in seconds of the oldest event not yet applied'),
+  });
+  const waitHeader = z.object({ [WAIT_FOR_POSITION_HEADER.toLowerCase()]: z.string().optional().describe('Like ?minPosition=: wait (bounded) for this log position') });
+  const Party = z.object({ name: z.string(), iban: z.string().describe('Masked: ****1234') });
+  const PaymentItemSchema = z
+    .object({
+      id: z.string(), tenant: z.string(), status: z.string(), amount: z.string(), currency: z.string(), debtor: Party, creditor: Party,
+      reference: z.string().nullable(), createdAt: z.string(), updatedAt: z.string(), bankTransferId: z.string().nullable(), attempts: z.number().int(),
+    })
+    .openapi('PaymentListItem');
+  const PaymentPage = z.object({ items: z.array(PaymentItemSchema), nextCursor: z.string().nullable(), next: z.string().nullable() }).openapi('PaymentPage');
+  const VolumeReport = z
+    .object({
+      from: z.string(), to: z.string(), groupBy: z.array(z.string()),
+      rows: z.array(z.object({ day: z.string().optional(), status: z.string().optional(), currency: z.string(), count: z.number().int(), amount: z.string(), amountMinor: z.string() })),
+    })
+    .openapi('VolumeReport');
+  const errors = {
+    400: problemResponse('Invalid filters: every problem listed'),
+    401: problemResponse('Missing or unknown API key'),
+    403: problemResponse('Role not allowed, or another tenant named by a client'),
+    406: problemResponse('Neither JSON nor CSV acceptable'),
+    503: problemResponse('The read model did not reach the asked position within the wait bound (Retry-After)'),
+  };
+  const csv = { 'text/csv': { schema: z.string() } };
+  registry.registerPath({
+    method: 'get',
+    path: '/payments',
+    summary: 'List payments from the read model (analysts, operators; clients see their own tenant)',
+    description: `Keyset pagination in (createdAt, tenant, id) order: follow nextCursor. \`Accept: text/csv\` streams up to ${CSV_ROWS_MAX} rows.`,
+    request: { query: z.object(PaymentsQueryShape), headers: waitHeader },
+    responses: { 200: { description: 'A page of payments', headers: freshnessHeaders, content: { 'application/json': { schema: PaymentPage }, ...csv } }, ...errors },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/reports/volume',
+    summary: 'Payment counts and amounts per day, currency and status (staff)',
+    request: { query: z.object(VolumeQueryShape), headers: waitHeader },
+    responses: { 200: { description: 'The report', headers: freshnessHeaders, content: { 'application/json': { schema: VolumeReport }, ...csv } }, ...errors },
+  });
+}

@@ -1,0 +1,48 @@
+/**
+ * The real API with the analyst routes and the dashboard, over a real store and
+ * a running projector, on port 0: what the analytics and dashboard suites drive.
+ */
+import { createApiServer } from '../../http/server';
+import { createAnalyticsRouter } from '../../http/analytics/routes';
+import { createDashboardRouter } from '../../http/dashboard/routes';
+import { createProjector, type Projector } from '../projector';
+import { openHarness, type Harness } from './harness';
+import type { EngineName } from '../../../test/support/databases';
+
+export interface AnalyticsApi {
+  readonly url: string;
+  readonly harness: Harness;
+  readonly projector: Projector;
+  call(path: string, options?: { key?: string; headers?: Record<string, string> }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export async function startAnalyticsApi(engine: EngineName, options: { readWaitMsMax?: number; startProjector?: boolean } = {}): Promise<AnalyticsApi> {
+  const harness = await openHarness(engine);
+  const projector = createProjector({ ...harness, limits: { batchSizeMax: 50, pollIntervalMs: 10 } });
+  if (options.startProjector ?? true) await projector.start();
+  const api = createApiServer({
+    store: harness.store,
+    logger: harness.logger,
+    apiKeys: undefined,
+    amountMajorMax: 1_000_000,
+    bodyBytesMax: 65_536,
+    extraRouters: ({ registry }) => ({
+      routers: [createAnalyticsRouter({ database: harness.database, freshness: projector.freshness, registry, readWaitMsMax: options.readWaitMsMax ?? 2_000 })],
+      publicRouters: [createDashboardRouter()],
+    }),
+  });
+  const { url } = await api.listen(0, '127.0.0.1');
+  return {
+    url,
+    harness,
+    projector,
+    call: (path, callOptions = {}) =>
+      fetch(`${url}${path}`, { headers: { ...(callOptions.key ? { authorization: `Bearer ${callOptions.key}` } : {}), ...callOptions.headers } }),
+    close: async () => {
+      await api.close();
+      await projector.stop();
+      await harness.close();
+    },
+  };
+}
