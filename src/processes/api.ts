@@ -1,0 +1,29 @@
+/** The API process: payments, operator and analyst routes and the dashboard over the configured store. */
+import { readGatewayConfig } from '../bank-gateway/config';
+import { loadConfig, readCoreConfig } from '../config';
+import { openStores } from '../event-store/open';
+import { prepareStaffRoutes } from '../http/compose';
+import { createApiServer } from '../http/server';
+import { runProcess } from './run';
+
+void runProcess('paystream-api', async (logger) => {
+  // The gateway section names the bank an operator's retry looks a transfer up at.
+  const { core, gateway } = loadConfig({ core: readCoreConfig, gateway: readGatewayConfig });
+  const stores = await openStores(core, logger);
+  const extraRouters = await prepareStaffRoutes({ store: stores.store, database: stores.database, gateway, logger, readWaitMsMax: core.readWaitMsMax });
+  const api = createApiServer({
+    store: stores.store,
+    logger,
+    apiKeys: core.apiKeys,
+    amountMajorMax: core.amountMajorMax,
+    bodyBytesMax: core.bodyBytesMax,
+    rateLimitPerMinute: core.rateLimitPerMinute,
+    extraRouters,
+  });
+  const { url } = await api.listen(core.port, core.host);
+  logger.info({ url }, 'paystream API listening');
+  return async () => {
+    await api.close();
+    await stores.close();
+  };
+});
