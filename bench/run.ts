@@ -1,0 +1,74 @@
+/**
+ * `npm run bench`: every benchmark, each beside a baseline measured in the same
+ * run, printing figures and ratios. Server PostgreSQL comes from DATABASE_URL,
+ * else the local server; each run works in a fresh schema it drops afterwards.
+ * BENCH_SECONDS sets each measurement's duration (default 5);
+ * BENCH_PROJECTION_EVENTS the size of the projections bench's log (default 200 000).
+ * `npm run bench -- http` or `npm run bench -- projections` runs one of them.
+ */
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { benchPaymentsApi, type ScenarioResult } from './http-bench';
+import { benchProjections, printProjectionResults } from './projections';
+
+const PG_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const TARGET_RATIO_MIN: Record<string, number> = { 'postgres PUT create': 0.5, 'postgres PUT retry': 0.7 };
+
+export async function withFreshSchema<T>(work: (url: string, schema: string) => Promise<T>): Promise<T> {
+  const schema = `bench_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  try {
+    return await work(PG_URL, schema);
+  } finally {
+    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    await admin.end();
+  }
+}
+
+function printHttpResults(results: readonly ScenarioResult[]): void {
+  const rows = results.map((result) => {
+    const ratio = result.target.requestsPerSecond / result.baseline.requestsPerSecond;
+    const target = TARGET_RATIO_MIN[`${result.store} ${result.scenario}`];
+    return {
+      store: result.store,
+      scenario: result.scenario,
+      'req/s': Math.round(result.target.requestsPerSecond),
+      'p50 ms': result.target.p50Ms,
+      'p99 ms': result.target.p99Ms,
+      'bare req/s': Math.round(result.baseline.requestsPerSecond),
+      'bare p99 ms': result.baseline.p99Ms,
+      ratio: `${(ratio * 100).toFixed(1)}%`,
+      target: target === undefined ? '' : `≥ ${target * 100}% ${ratio >= target ? 'met' : 'MISSED'}`,
+      errors: result.target.errors + result.target.non2xx,
+    };
+  });
+  console.table(rows);
+}
+
+async function main(): Promise<void> {
+  const options = { durationSeconds: Number(process.env.BENCH_SECONDS ?? 5), connections: Number(process.env.BENCH_CONNECTIONS ?? 16) };
+  const only = process.argv[2];
+  console.log(`paystream benchmarks — ${options.durationSeconds}s per measurement, ${options.connections} connections, node ${process.version}`);
+  if (!only || only === 'http') {
+    console.log('\n## Payments API (vs a bare express route echoing the same JSON)');
+    const embedded = await benchPaymentsApi('pglite', {}, options);
+    const server = await withFreshSchema((url, schema) => benchPaymentsApi('postgres', { BENCH_DATABASE_URL: url, BENCH_DATABASE_SCHEMA: schema }, options));
+    printHttpResults([...embedded, ...server]);
+  }
+  if (!only || only === 'projections') {
+    const eventCount = Number(process.env.BENCH_PROJECTION_EVENTS ?? 200_000);
+    console.log(`\n## Projection rebuild (vs the raw readAll rate of the same log), server PostgreSQL, ${eventCount} events`);
+    const result = await withFreshSchema((url, schema) => benchProjections(url, schema, { eventCount, appendConcurrencyMax: 16, waveSizeMax: 2_000 }));
+    printProjectionResults(result);
+  }
+}
+
+void main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
