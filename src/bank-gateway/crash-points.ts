@@ -5,6 +5,7 @@
  * `before-bank-call,after-bank-call-before-outcome@0.3`; a point without a
  * probability always fires. Refused, with a warning, when NODE_ENV=production.
  */
+import { writeSync } from 'node:fs';
 import type { Logger } from '../logging';
 
 export const CRASH_POINTS = [
@@ -55,7 +56,7 @@ export function createCrashPoints(options: CrashPointOptions): CrashPoints {
   }
   const enabled = parseCrashPoints(options.spec);
   const random = options.random ?? Math.random;
-  const die = options.die ?? (() => process.kill(process.pid, 'SIGKILL'));
+  const die = options.die ?? dieNow;
   options.logger.warn({ crashPoints: Object.fromEntries(enabled) }, 'crash points are switched on: this process will kill itself');
   return {
     enabled,
@@ -66,4 +67,15 @@ export function createCrashPoints(options: CrashPointOptions): CrashPoints {
       die(point);
     },
   };
+}
+
+/**
+ * Rationale for the synchronous write: pino writes asynchronously, so its last
+ * line would die with the process; the test that switched the point on reads
+ * this one to know the process died where it was meant to.
+ */
+function dieNow(point: CrashPoint): never {
+  writeSync(2, `paystream crash point reached: ${point}\n`);
+  process.kill(process.pid, 'SIGKILL');
+  throw new Error('unreachable: SIGKILL was sent');
 }

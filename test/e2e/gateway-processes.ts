@@ -39,7 +39,8 @@ export function startProcess(name: string, entry: string, env: Record<string, st
   child.stderr!.on('data', collect);
   let running = true;
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': only then has everything the process printed been read.
+    child.on('close', (code, signal) => {
       running = false;
       resolve({ code, signal });
     });
