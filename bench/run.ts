@@ -3,11 +3,14 @@
  * run, printing figures and ratios. Server PostgreSQL comes from DATABASE_URL,
  * else the local server; each run works in a fresh schema it drops afterwards.
  * BENCH_SECONDS sets each measurement's duration (default 5);
- * BENCH_PROJECTION_EVENTS the size of the projections bench's log (default 200 000).
- * `npm run bench -- http` or `npm run bench -- projections` runs one of them.
+ * BENCH_PROJECTION_EVENTS the size of the projections bench's log (default 200 000);
+ * BENCH_GATEWAY_RATE the gateway latency bench's PUTs per second (default 25),
+ * BENCH_GATEWAY_PAYMENTS its throughput backlog (default 1000).
+ * `npm run bench -- http`, `-- projections` or `-- gateway` runs one of them.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { benchGatewayLatency, benchGatewayThroughput, printLatencyResults, printThroughputResults, type GatewayBenchOptions } from './gateway-bench';
 import { benchPaymentsApi, type ScenarioResult } from './http-bench';
 import { benchProjections, printProjectionResults } from './projections';
 
@@ -47,6 +50,33 @@ function printHttpResults(results: readonly ScenarioResult[]): void {
   console.table(rows);
 }
 
+/**
+ * PUTs per second of the gateway latency bench. Rationale for 25: about half of
+ * what the gateway settles per second on the embedded store on 2 cores, so the
+ * figure is latency, not the queue of a saturated gateway.
+ */
+const GATEWAY_RATE_DEFAULT = 25;
+
+const postgresEnv = (url: string, schema: string) => ({ BENCH_DATABASE_URL: url, BENCH_DATABASE_SCHEMA: schema });
+
+/** Latency and throughput on each store; each measurement in a fresh schema of its own. */
+async function benchGateway(durationSeconds: number): Promise<void> {
+  const options: GatewayBenchOptions = { durationSeconds, ratePerSecond: Number(process.env.BENCH_GATEWAY_RATE ?? GATEWAY_RATE_DEFAULT), settleWaitMs: 30_000 };
+  const payments = Number(process.env.BENCH_GATEWAY_PAYMENTS ?? 1_000);
+  console.log(`\n## Bank gateway, zero-latency sandbox bank: PUT-to-settled at ${options.ratePerSecond} PUT/s for ${durationSeconds}s (vs the same PUTs' own latency)`);
+  const latency = [
+    await benchGatewayLatency('pglite', {}, options),
+    await withFreshSchema((url, schema) => benchGatewayLatency('postgres', postgresEnv(url, schema), options)),
+  ];
+  printLatencyResults(latency, options.ratePerSecond);
+  console.log(`\n## Bank gateway throughput: a backlog of ${payments} payments drained (vs POST /v1/transfers straight to the sandbox bank at the same concurrency)`);
+  const throughput = [
+    await benchGatewayThroughput('pglite', {}),
+    await withFreshSchema((url, schema) => benchGatewayThroughput('postgres', postgresEnv(url, schema))),
+  ];
+  printThroughputResults(throughput);
+}
+
 async function main(): Promise<void> {
   const options = { durationSeconds: Number(process.env.BENCH_SECONDS ?? 5), connections: Number(process.env.BENCH_CONNECTIONS ?? 16) };
   const only = process.argv[2];
@@ -63,6 +93,7 @@ async function main(): Promise<void> {
     const result = await withFreshSchema((url, schema) => benchProjections(url, schema, { eventCount, appendConcurrencyMax: 16, waveSizeMax: 2_000 }));
     printProjectionResults(result);
   }
+  if (!only || only === 'gateway') await benchGateway(options.durationSeconds);
 }
 
 void main().then(
