@@ -1,8 +1,34 @@
 import { paymentIdConflictAuditStreamName, paymentStreamName, type PaymentId, type TenantId } from '../../domain/ids';
-import { KEYS, startTestApi, validPayment, type TestApi } from '../../../test/support/api';
+import { KEYS, startTestApi, validPayment, type TestApi, type TestResponse } from '../../../test/support/api';
 import { sqlEngines } from '../../../test/support/databases';
+import { PaymentView } from './schemas';
 
 const PROBLEM = 'application/problem+json';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The body is exactly a PaymentView (no field missing, none extra) and its ETag is its revision. */
+async function expectPaymentRepresentation(response: TestResponse) {
+  const body: unknown = await response.json();
+  const parsed = PaymentView.strict().safeParse(body);
+  expect(parsed.error?.issues).toBeUndefined();
+  const payment = parsed.data!;
+  for (const time of [payment.createdAt, payment.updatedAt]) expect(new Date(time).toISOString()).toBe(time);
+  expect(response.headers.get('etag')).toBe(`"${payment.revision}"`);
+  return payment;
+}
+
+/** An RFC 9457 problem with its media type, type, title, status and the request id of the answer. */
+async function expectProblem(response: TestResponse, status: number, code: string, title: string) {
+  expect(response.status).toBe(status);
+  expect(response.headers.get('content-type')).toContain(PROBLEM);
+  const problem = await response.json();
+  expect(problem).toMatchObject({ type: `/problems/${code}`, title, status });
+  expect(problem.requestId).toBe(response.headers.get('x-request-id'));
+  expect(problem.requestId).toEqual(expect.any(String));
+  return problem;
+}
+
+const NON_OBJECT_BODIES: Array<[string, string]> = [['null', 'null'], ['an array', '[]'], ['a string', '"x"'], ['a number', '42']];
 const systemMetadata = () => ({ now: new Date(), principal: { kind: 'system' as const, id: 'gateway:test' }, requestId: 'r', correlationId: 'c', causationId: 'c' });
 
 describe.each(sqlEngines())('payments API over HTTP on %s', (engine) => {
@@ -33,6 +59,22 @@ describe.each(sqlEngines())('payments API over HTTP on %s', (engine) => {
         metadata: { order: '42' },
         revision: 0,
       });
+    });
+
+    it('when a payment is created and read, then both bodies are exactly the Payment schema with ISO times and the ETag of their revision', async () => {
+      const before = Date.now();
+      const created = await put('repr-1', validPayment());
+      const after = Date.now();
+      expect(created.status).toBe(201);
+      const body = await expectPaymentRepresentation(created);
+      expect(body).toMatchObject({ id: 'repr-1', status: 'requested', revision: 0, cancellationReason: null, rejectionReason: null, bank: null, metadata: {} });
+      expect(body.updatedAt).toBe(body.createdAt);
+      expect(Date.parse(body.createdAt)).toBeGreaterThanOrEqual(before);
+      expect(Date.parse(body.createdAt)).toBeLessThanOrEqual(after);
+
+      const read = await api.call('GET', '/payments/repr-1', { key: KEYS.acme });
+      expect(read.status).toBe(200);
+      expect(await expectPaymentRepresentation(read)).toEqual(body);
     });
 
     it('when the same request is retried in another canonical form, then 200 with the same payment and no new event', async () => {
@@ -98,6 +140,15 @@ describe.each(sqlEngines())('payments API over HTTP on %s', (engine) => {
       );
       expect(pointers.some((pointer: string) => pointer.startsWith('/metadata'))).toBe(true);
       expect(await api.store.readStream(paymentStreamName('acme' as TenantId, 'bad-body' as PaymentId))).toEqual([]);
+    });
+
+    it.each(NON_OBJECT_BODIES)('when the JSON body is %s, then 400 problem naming the body and nothing is written', async (_name, rawBody) => {
+      const id = `non-object-${rawBody.length}-${rawBody.charCodeAt(0)}`;
+      const response = await api.call('PUT', `/payments/${id}`, { key: KEYS.acme, rawBody, headers: { 'content-type': 'application/json' } });
+      const problem = await expectProblem(response, 400, 'validation-failed', 'The request is invalid');
+      expect(problem.errors).toEqual([expect.objectContaining({ pointer: '/' })]);
+      expect(await api.store.readStream(paymentStreamName('acme' as TenantId, id as PaymentId))).toEqual([]);
+      expect((await api.call('GET', `/payments/${id}`, { key: KEYS.acme })).status).toBe(404);
     });
 
     it.each([
@@ -178,10 +229,27 @@ describe.each(sqlEngines())('payments API over HTTP on %s', (engine) => {
       expect(await api.store.readStream(paymentStreamName('acme' as TenantId, 'cancel-1' as PaymentId))).toHaveLength(2);
     });
 
+    it('when a payment is cancelled, then the body is the Payment schema at revision 1 with a later updatedAt and the same createdAt', async () => {
+      const created = await expectPaymentRepresentation(await put('cancel-repr', validPayment()));
+      await sleep(5);
+      const before = Date.now();
+      const response = await api.call('POST', '/payments/cancel-repr/cancel', { key: KEYS.acme, body: { reason: 'duplicate order' } });
+      const after = Date.now();
+      expect(response.status).toBe(200);
+      const cancelled = await expectPaymentRepresentation(response);
+      expect(cancelled).toMatchObject({ status: 'cancelled', revision: 1, cancellationReason: 'duplicate order', createdAt: created.createdAt });
+      expect(cancelled.updatedAt).not.toBe(created.updatedAt);
+      expect(Date.parse(cancelled.updatedAt)).toBeGreaterThanOrEqual(before);
+      expect(Date.parse(cancelled.updatedAt)).toBeLessThanOrEqual(after);
+      const read = await api.call('GET', '/payments/cancel-repr', { key: KEYS.acme });
+      expect(await expectPaymentRepresentation(read)).toEqual(cancelled);
+    });
+
     it('when If-Match carries a stale ETag, then 412 and nothing is written', async () => {
       await put('cancel-stale', validPayment());
       const response = await api.call('POST', '/payments/cancel-stale/cancel', { key: KEYS.acme, body: { reason: 'r' }, headers: { 'if-match': '"5"' } });
-      expect(response.status).toBe(412);
+      await expectProblem(response, 412, 'precondition-failed', 'Precondition failed');
+      expect(await api.store.readStream(paymentStreamName('acme' as TenantId, 'cancel-stale' as PaymentId))).toHaveLength(1);
       expect((await api.call('POST', '/payments/cancel-stale/cancel', { key: KEYS.acme, body: { reason: 'r' }, headers: { 'if-match': '"0"' } })).status).toBe(200);
     });
 
@@ -204,24 +272,47 @@ describe.each(sqlEngines())('payments API over HTTP on %s', (engine) => {
       expect(response.status).toBe(400);
       expect((await response.json()).errors[0].pointer).toBe('/reason');
     });
+
+    it.each(NON_OBJECT_BODIES)('when the JSON body is %s, then 400 problem naming the body and the payment is unchanged', async (_name, rawBody) => {
+      const id = `cancel-non-object-${rawBody.length}-${rawBody.charCodeAt(0)}`;
+      expect((await put(id, validPayment())).status).toBe(201);
+      const response = await api.call('POST', `/payments/${id}/cancel`, { key: KEYS.acme, rawBody, headers: { 'content-type': 'application/json' } });
+      const problem = await expectProblem(response, 400, 'validation-failed', 'The request is invalid');
+      expect(problem.errors).toEqual([expect.objectContaining({ pointer: '/' })]);
+      expect(await api.store.readStream(paymentStreamName('acme' as TenantId, id as PaymentId))).toHaveLength(1);
+      expect((await (await api.call('GET', `/payments/${id}`, { key: KEYS.acme })).json()).status).toBe('requested');
+    });
+
+    it.each(NON_OBJECT_BODIES)('when the JSON body is %s and the payment does not exist, then 400 problem and no stream is started', async (_name, rawBody) => {
+      const id = `cancel-none-${rawBody.length}-${rawBody.charCodeAt(0)}`;
+      const response = await api.call('POST', `/payments/${id}/cancel`, { key: KEYS.acme, rawBody, headers: { 'content-type': 'application/json' } });
+      await expectProblem(response, 400, 'validation-failed', 'The request is invalid');
+      expect(await api.store.readStream(paymentStreamName('acme' as TenantId, id as PaymentId))).toEqual([]);
+      expect((await api.call('GET', `/payments/${id}`, { key: KEYS.acme })).status).toBe(404);
+    });
   });
 
   describe('auth, routing and request ids', () => {
-    it('when the key is missing or unknown, then 401; when the role is wrong, then 403', async () => {
-      expect((await api.call('PUT', '/payments/auth-1', { body: validPayment() })).status).toBe(401);
-      expect((await api.call('PUT', '/payments/auth-1', { key: 'not-a-key-at-all-000000', body: validPayment() })).status).toBe(401);
-      const forbidden = await api.call('PUT', '/payments/auth-1', { key: KEYS.analyst, body: validPayment() });
-      expect(forbidden.status).toBe(403);
-      expect(forbidden.headers.get('content-type')).toContain(PROBLEM);
+    it('when the key is missing or unknown, then 401 problems with a Bearer challenge; when the role is wrong, then a 403 problem; nothing is written', async () => {
+      for (const key of [undefined, 'not-a-key-at-all-000000']) {
+        const response = await api.call('PUT', '/payments/auth-1', { ...(key ? { key } : {}), body: validPayment() });
+        await expectProblem(response, 401, 'unauthenticated', 'Unauthenticated');
+        expect(response.headers.get('www-authenticate')).toBe('Bearer realm="paystream"');
+      }
+      const forbidden = await api.call('PUT', '/payments/auth-1', { key: KEYS.analyst, body: validPayment(), headers: { 'x-request-id': 'forbidden-req-1' } });
+      const problem = await expectProblem(forbidden, 403, 'forbidden', 'Forbidden');
+      expect(problem.requestId).toBe('forbidden-req-1');
+      expect(await api.store.readStream(paymentStreamName('acme' as TenantId, 'auth-1' as PaymentId))).toEqual([]);
     });
 
-    it('when a route is unknown or the method wrong, then 404 and 405 problems', async () => {
-      const unknown = await api.call('GET', '/nowhere', { key: KEYS.acme });
-      expect(unknown.status).toBe(404);
-      expect(unknown.headers.get('content-type')).toContain(PROBLEM);
+    it('when a route is unknown or the method wrong, then 404 and 405 problems, the 405 with Allow', async () => {
+      await expectProblem(await api.call('GET', '/nowhere', { key: KEYS.acme }), 404, 'not-found', 'Not found');
       const wrongMethod = await api.call('DELETE', '/payments/x', { key: KEYS.acme });
-      expect(wrongMethod.status).toBe(405);
+      await expectProblem(wrongMethod, 405, 'method-not-allowed', 'Method not allowed');
       expect(wrongMethod.headers.get('allow')).toBe('GET, PUT');
+      const wrongCancelMethod = await api.call('GET', '/payments/x/cancel', { key: KEYS.acme });
+      await expectProblem(wrongCancelMethod, 405, 'method-not-allowed', 'Method not allowed');
+      expect(wrongCancelMethod.headers.get('allow')).toBe('POST');
     });
 
     it('when a client sends X-Request-Id, then it is echoed and stored in the event metadata; otherwise one is made', async () => {
