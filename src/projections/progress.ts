@@ -29,18 +29,29 @@ function span(progress: RebuildProgress): { done: number; total: number } {
 
 const rate = (progress: RebuildProgress) => Math.round(progress.eventsApplied / Math.max(progress.elapsedMs / 1000, 0.001));
 
-export function createProgressReporter(logger: Logger, stream: NodeJS.WriteStream = process.stderr): ProgressReporter {
-  return stream.isTTY ? terminalReporter(stream) : logReporter(logger);
+/** Where the bar is drawn: a terminal, or anything that says it is one (tests). */
+export type ProgressStream = NodeJS.WritableStream & { readonly isTTY?: boolean; readonly columns?: number };
+
+export interface ProgressReporterOptions {
+  /** Clock of the log reporter's interval. */
+  readonly now?: () => number;
 }
 
-function terminalReporter(stream: NodeJS.WriteStream): ProgressReporter {
+/** A bar when `stream` is a terminal, log lines through `logger` otherwise. */
+export function createProgressReporter(logger: Logger, stream: ProgressStream = process.stderr, options: ProgressReporterOptions = {}): ProgressReporter {
+  return stream.isTTY === true ? terminalReporter(stream) : logReporter(logger, options.now ?? Date.now);
+}
+
+function terminalReporter(stream: ProgressStream): ProgressReporter {
   const bar = new SingleBar(
     { stream, format: '{projection} |{bar}| {percentage}% | {events} events | {rate} events/s | ETA {eta_formatted}', hideCursor: true, etaBuffer: 50 },
     Presets.shades_classic,
   );
   let started = false;
+  let stopped = false;
   return {
     update(progress) {
+      if (stopped) return;
       const { done, total } = span(progress);
       const payload = { projection: progress.projection, events: progress.eventsApplied, rate: rate(progress) };
       if (!started) {
@@ -51,13 +62,20 @@ function terminalReporter(stream: NodeJS.WriteStream): ProgressReporter {
         bar.update(done, payload);
       }
     },
-    stop: () => bar.stop(),
+    stop() {
+      // Idempotent: the CLI stops the reporter on success and again on its way out.
+      if (stopped) return;
+      stopped = true;
+      if (started) bar.stop();
+    },
   };
 }
 
-function logReporter(logger: Logger): ProgressReporter {
-  let lastAt = 0;
-  let last: RebuildProgress | undefined;
+function logReporter(logger: Logger, now: () => number): ProgressReporter {
+  let lastAt: number | undefined;
+  /** The latest progress not yet written, if any. */
+  let pending: RebuildProgress | undefined;
+  let stopped = false;
   const write = (progress: RebuildProgress) => {
     const { done, total } = span(progress);
     const eventsPerSecond = rate(progress);
@@ -70,15 +88,22 @@ function logReporter(logger: Logger): ProgressReporter {
   };
   return {
     update(progress) {
-      last = progress;
-      if (Date.now() - lastAt < PROGRESS_LOG_INTERVAL_MS) return;
-      lastAt = Date.now();
+      if (stopped) return;
+      // The first update is written at once, then at most one line per interval.
+      if (lastAt !== undefined && now() - lastAt < PROGRESS_LOG_INTERVAL_MS) {
+        pending = progress;
+        return;
+      }
+      lastAt = now();
+      pending = undefined;
       write(progress);
     },
     stop() {
-      // Idempotent: the CLI stops the reporter on success and again on its way out.
-      if (last) write(last);
-      last = undefined;
+      // Idempotent, and writes the last progress only if no line has shown it yet.
+      if (stopped) return;
+      stopped = true;
+      if (pending) write(pending);
+      pending = undefined;
     },
   };
 }
