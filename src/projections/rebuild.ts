@@ -128,7 +128,8 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   report();
   const elapsedMs = Date.now() - started;
   const result = { projection: projection.name, resumed: prepared.resumed, eventsApplied: applied, position, elapsedMs, eventsPerSecond: applied / Math.max(elapsedMs / 1000, 0.001) };
-  log.info({ ...result, position: formatPosition(position) }, 'rebuild swapped in');
+  // Without `projection`: the child logger already carries it (pino would write the key twice).
+  log.info({ resumed: result.resumed, eventsApplied: applied, position: formatPosition(position), elapsedMs, eventsPerSecond: Math.round(result.eventsPerSecond) }, 'rebuild swapped in');
   return result;
 }
 
