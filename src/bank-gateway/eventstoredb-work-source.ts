@@ -303,10 +303,11 @@ export function createPersistentSubscriptionFeeder(options: {
   readonly logger: Logger;
   readonly limits?: WorkSourceLimits;
 }): Feeder {
+  const fedListeners: Array<() => void> = [];
   const handler: WorkHandler = async (event) => {
     const ids = parsePaymentStreamName(event.streamName);
     if (!ids) return { kind: 'irrelevant' };
-    return options.database.transaction(async (tx): Promise<HandlerOutcome> => {
+    const outcome = await options.database.transaction(async (tx): Promise<HandlerOutcome> => {
       if (event.type !== 'PaymentRequested') {
         const row = await tx.query(`SELECT 1 FROM ${WORK_TABLE} WHERE tenant_id = $1 AND payment_id = $2`, [ids.tenantId, ids.paymentId]);
         if (row.rows.length === 0) return { kind: 'later', delayMs: ROW_MISSING_RETRY_MS, reason: `${event.type} arrived before the payment's PaymentRequested` };
@@ -314,6 +315,8 @@ export function createPersistentSubscriptionFeeder(options: {
       await applyEvent(tx, event);
       return { kind: 'handled' };
     });
+    if (outcome.kind === 'handled') for (const listener of fedListeners) listener();
+    return outcome;
   };
   const source = createEventStoreDbWorkSource({ client: options.client, handler, logger: options.logger, ...(options.limits ? { limits: options.limits } : {}) });
   return {
@@ -322,6 +325,7 @@ export function createPersistentSubscriptionFeeder(options: {
     // A consumer group has no position of ours: the server keeps its checkpoint.
     position: () => undefined,
     error: () => source.status().lastError ?? undefined,
+    onFed: (listener) => void fedListeners.push(listener),
   };
 }
 

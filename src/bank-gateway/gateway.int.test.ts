@@ -176,6 +176,18 @@ describe.each(sqlEngines())('competing gateways on %s', (engine) => {
     for (const id of ids) expect(await harness.transfersFor(id)).toHaveLength(1);
   });
 
+  it('when new work is fed while the gateway is idle, then it is claimed at once, not at the next poll', async () => {
+    // A poll interval of a minute: only the feeder's wake-up can get these settled within the wait below.
+    await harness.startGateway({ pollIntervalMs: 60_000 });
+    await pause(200);
+    for (const round of [1, 2]) {
+      const id = newId(`woken-${round}`);
+      await harness.requestPayment(id);
+      await harness.waitForStatus(id, ['settled'], 15_000);
+      expect(await harness.transfersFor(id)).toHaveLength(1);
+    }
+  });
+
   it('when a gateway is paused past its lease (a zombie) and another takes over, then there is still exactly one transfer', async () => {
     // The bank holds each request 1.2 s; the lease is 300 ms: the second gateway
     // takes the payment over while the first is still inside its bank call.

@@ -43,20 +43,33 @@ export interface BankGateway {
   inFlightCount(): number;
 }
 
-/** A sleep that a finished worker or `stop()` cuts short. */
+/**
+ * A sleep that a finished worker, newly fed work or `stop()` cuts short. A wake
+ * that comes while nobody sleeps is kept for the next wait, so work fed during
+ * a claim is not left for a whole poll interval.
+ */
 function createPause() {
   let timer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
+  let wokenEarly = false;
   return {
     wait(ms: number) {
+      if (wokenEarly) {
+        wokenEarly = false;
+        return Promise.resolve();
+      }
       return new Promise<void>((resolve) => {
-        wake = resolve;
-        timer = setTimeout(resolve, ms);
+        wake = () => {
+          wake = undefined;
+          resolve();
+        };
+        timer = setTimeout(wake, ms);
       });
     },
     wake() {
       clearTimeout(timer);
-      wake?.();
+      if (wake) wake();
+      else wokenEarly = true;
     },
   };
 }
@@ -131,6 +144,7 @@ export function createBankGateway(deps: BankGatewayDeps): BankGateway {
   return {
     async start() {
       await workQueue.migrate();
+      deps.feeder.onFed(() => pause.wake());
       await deps.feeder.start();
       loop = run();
       statusTimer = setInterval(() => {

@@ -130,6 +130,12 @@ export interface Feeder {
   stop(): Promise<void>;
   position(): GlobalPosition | undefined;
   error(): string | undefined;
+  /**
+   * Calls `listener` after each write to the work queue. Rationale: the gateway
+   * in the same process then claims new work at once instead of at its next
+   * poll, which otherwise dominates the time from PUT to settled.
+   */
+  onFed(listener: () => void): void;
 }
 
 const FEED_RETRY_MS_MAX = 5_000;
@@ -140,6 +146,7 @@ export function createWorkFeeder(options: FeederOptions): Feeder {
   let stopped = false;
   let position: GlobalPosition | undefined;
   let lastError: string | undefined;
+  const fedListeners: Array<() => void> = [];
 
   async function feedOnce(): Promise<void> {
     position = await readFeederCheckpoint(options.database);
@@ -154,6 +161,7 @@ export function createWorkFeeder(options: FeederOptions): Feeder {
       if (batch === undefined || stopped) return;
       position = await applyBatch(options.database, batch);
       lastError = undefined;
+      for (const listener of fedListeners) listener();
     }
   }
 
@@ -183,6 +191,7 @@ export function createWorkFeeder(options: FeederOptions): Feeder {
     },
     position: () => position,
     error: () => lastError,
+    onFed: (listener) => void fedListeners.push(listener),
   };
 }
 
