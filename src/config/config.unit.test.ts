@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, readCoreConfig } from './index';
+import { ApiKeysRequired } from './core';
 import { describeSections } from './env';
 import { DOCUMENTED_SECTIONS } from './print-docs';
 
@@ -31,6 +32,33 @@ describe('configuration', () => {
 
   it('when NODE_ENV is production without API_KEYS, then start-up is refused (no demo keys in production)', () => {
     expect(() => load({ NODE_ENV: 'production' })).toThrow(/API_KEYS: required when NODE_ENV=production/);
+  });
+
+  it('when API_KEYS is unset on the embedded store outside production, then the demo keys may be seeded (apiKeys undefined)', () => {
+    for (const nodeEnv of ['development', 'test']) {
+      expect(load({ NODE_ENV: nodeEnv }).apiKeys).toBeUndefined();
+      expect(load({ NODE_ENV: nodeEnv, EVENT_STORE: 'pglite' }).apiKeys).toBeUndefined();
+    }
+  });
+
+  it.each([
+    ['postgres', { EVENT_STORE: 'postgres', DATABASE_URL: 'postgres://h/db' }],
+    ['eventstoredb', { EVENT_STORE: 'eventstoredb', DATABASE_URL: 'postgres://h/db', EVENTSTORE_URL: 'esdb://h:2113?tls=false' }],
+  ])('when API_KEYS is unset with EVENT_STORE=%s, then no demo keys: the setting is a refusal naming API_KEYS and the store', (store, env) => {
+    for (const nodeEnv of ['development', 'test']) {
+      const { apiKeys } = load({ ...env, NODE_ENV: nodeEnv });
+      expect(apiKeys).toBeInstanceOf(ApiKeysRequired);
+      expect((apiKeys as ApiKeysRequired).problem).toBe(`API_KEYS: required when EVENT_STORE=${store} (the demo keys are seeded only on the embedded pglite store, outside production)`);
+    }
+  });
+
+  it('when API_KEYS is set on a server store, then those keys are the setting', () => {
+    const keys = [{ key: 'k'.repeat(20), role: 'client', tenant: 'acme' }];
+    expect(load({ EVENT_STORE: 'postgres', DATABASE_URL: 'postgres://h/db', API_KEYS: JSON.stringify(keys) }).apiKeys).toEqual(keys);
+  });
+
+  it.each(['pglite', 'postgres'])('when NODE_ENV is production with EVENT_STORE=%s and no API_KEYS, then start-up is refused for every process', (store) => {
+    expect(() => load({ NODE_ENV: 'production', EVENT_STORE: store, DATABASE_URL: 'postgres://h/db' })).toThrow(/API_KEYS: required when NODE_ENV=production/);
   });
 
   it('when API_KEYS is given, then each entry is checked: a client names a tenant, staff name none, keys are long', () => {

@@ -25,6 +25,19 @@ const apiKeysFromEnv = z
   .pipe(z.array(apiKeyEntry).min(1))
   .optional();
 
+/**
+ * API_KEYS is unset where the demo keys may not be seeded: on a server store
+ * (EVENT_STORE=postgres or eventstoredb). The API refuses to start with it
+ * (createApiServer throws a ConfigError with `problem`); processes that serve no
+ * API (gateway, projector, projections CLI) hold no keys and start as before.
+ */
+export class ApiKeysRequired {
+  constructor(readonly problem: string) {}
+}
+
+/** The keys the API accepts: configured ones, undefined for the demo keys, or the reason there are none. */
+export type ApiKeysSetting = readonly ApiKeyEntry[] | ApiKeysRequired | undefined;
+
 export const coreSection = {
   nodeEnv: key('NODE_ENV', 'development, test or production. Production refuses demo API keys.', z.enum(['development', 'test', 'production']).default('development'), 'development'),
   port: key('PORT', 'HTTP port of the API.', integerFromEnv(0, 65535).default(3000), '3000'),
@@ -35,25 +48,32 @@ export const coreSection = {
   databaseUrl: key('DATABASE_URL', 'PostgreSQL connection string: the event store when EVENT_STORE=postgres; read models and the work queue when EVENT_STORE=postgres or eventstoredb.', z.string().url().optional()),
   databaseSchema: key('DATABASE_SCHEMA', 'PostgreSQL schema for every table.', z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('public'), 'public'),
   eventStoreUrl: key('EVENTSTORE_URL', 'EventStoreDB/KurrentDB connection string (esdb:// or kurrentdb://) when EVENT_STORE=eventstoredb.', z.string().regex(/^(esdb|esdb\+discover|kurrentdb|kurrentdb\+discover|kdb|kdb\+discover):\/\//, 'must be an esdb:// or kurrentdb:// connection string').optional()),
-  apiKeys: key('API_KEYS', 'JSON array of { "key", "role", "tenant" } (role client|analyst|operator|supervisor; tenant for clients). Required in production; without it, development seeds the documented demo keys.', apiKeysFromEnv),
+  apiKeys: key('API_KEYS', 'JSON array of { "key", "role", "tenant" } (role client|analyst|operator|supervisor; tenant for clients). Required with NODE_ENV=production (every process refuses to start) and with EVENT_STORE=postgres or eventstoredb (the API refuses to start). Without it, only the embedded store (EVENT_STORE=pglite) outside production seeds the documented demo keys.', apiKeysFromEnv),
   amountMajorMax: key('AMOUNT_MAJOR_MAX', 'Largest payment amount in major units of its currency.', integerFromEnv(1, 1_000_000_000).default(1_000_000), '1000000'),
   bodyBytesMax: key('BODY_BYTES_MAX', 'Largest accepted request body in bytes.', integerFromEnv(1_024, 1_048_576).default(65_536), '65536'),
   rateLimitPerMinute: key('RATE_LIMIT_PER_MINUTE', 'Requests one API key may make per minute (in-process count: per API instance); 0 turns the limit off.', integerFromEnv(0, 10_000_000).default(6_000), '6000'),
   readWaitMsMax: key('READ_WAIT_MS_MAX', 'Longest a read may wait for a projection to reach a requested position.', integerFromEnv(0, 30_000).default(5_000), '5000'),
 };
 
-export type CoreConfig = SectionValues<typeof coreSection>;
+export type CoreConfig = Omit<SectionValues<typeof coreSection>, 'apiKeys'> & { readonly apiKeys: ApiKeysSetting };
 
 export function readCoreConfig(env: NodeJS.ProcessEnv, problems: string[]): CoreConfig {
-  const core = readSection(coreSection, env, problems);
+  const section = readSection(coreSection, env, problems);
+  const core: CoreConfig = { ...section, apiKeys: apiKeysSetting(section) };
   if (core.eventStore !== 'pglite' && !core.databaseUrl) {
     problems.push(`DATABASE_URL: required when EVENT_STORE=${core.eventStore}`);
   }
   if (core.eventStore === 'eventstoredb' && !core.eventStoreUrl) {
     problems.push('EVENTSTORE_URL: required when EVENT_STORE=eventstoredb');
   }
-  if (core.nodeEnv === 'production' && !core.apiKeys) {
+  if (core.nodeEnv === 'production' && !section.apiKeys) {
     problems.push('API_KEYS: required when NODE_ENV=production (demo keys are never used in production)');
   }
   return core;
+}
+
+/** Demo keys only for the embedded default outside production; production is refused above for every process. */
+function apiKeysSetting(core: SectionValues<typeof coreSection>): ApiKeysSetting {
+  if (core.apiKeys || core.eventStore === 'pglite') return core.apiKeys;
+  return new ApiKeysRequired(`API_KEYS: required when EVENT_STORE=${core.eventStore} (the demo keys are seeded only on the embedded pglite store, outside production)`);
 }

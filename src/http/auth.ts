@@ -6,12 +6,17 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import type { ApiKeyEntry } from '../config/core';
+import { ApiKeysRequired, type ApiKeyEntry, type ApiKeysSetting } from '../config/core';
+import { ConfigError } from '../config/env';
 import type { TenantId } from '../domain/ids';
 import type { Principal, Role } from '../domain/principal';
 import { HttpProblem } from './problem';
 
-/** Documented in the README; seeded only outside production and only without API_KEYS. */
+/**
+ * Documented in the README. The configuration leaves API_KEYS undefined (these
+ * keys) only on the embedded pglite store outside production; tests that build
+ * the API directly pass undefined to get them on any store.
+ */
 export const DEMO_API_KEYS: readonly ApiKeyEntry[] = [
   { key: 'demo-client-acme-0000000001', role: 'client', tenant: 'acme', name: 'Acme Ltd (demo client)' },
   { key: 'demo-client-globex-000000002', role: 'client', tenant: 'globex', name: 'Globex Corp (demo client)' },
@@ -20,6 +25,12 @@ export const DEMO_API_KEYS: readonly ApiKeyEntry[] = [
   { key: 'demo-operator-0000000000005', role: 'operator', name: 'Oscar Operator (demo operator)' },
   { key: 'demo-supervisor-00000000006', role: 'supervisor', name: 'Sue Pervisor (demo supervisor)' },
 ];
+
+/** The keys the API accepts; a server store without API_KEYS refuses to start, naming API_KEYS. */
+export function acceptedApiKeys(setting: ApiKeysSetting): readonly ApiKeyEntry[] {
+  if (setting instanceof ApiKeysRequired) throw new ConfigError([setting.problem]);
+  return setting ?? DEMO_API_KEYS;
+}
 
 interface KeyRecord {
   readonly digest: Buffer;

@@ -5,12 +5,12 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Router } from 'express';
-import type { ApiKeyEntry } from '../config/core';
+import type { ApiKeysSetting } from '../config/core';
 import { createPaymentsModule, type PaymentsModule } from '../application/payments';
 import type { EventStore } from '../event-store/port';
 import type { Logger } from '../logging';
 import { createApp } from './app';
-import { createAuthenticator, DEMO_API_KEYS } from './auth';
+import { acceptedApiKeys, createAuthenticator } from './auth';
 import type { ReadinessCheck } from './health';
 import { createOpenApiRegistry, type OpenAPIRegistry } from './openapi';
 import { createPaymentsRouter } from './payments/routes';
@@ -21,7 +21,8 @@ export const CLOSE_GRACE_MS = 2_000;
 export interface ApiServerOptions {
   readonly store: EventStore;
   readonly logger: Logger;
-  readonly apiKeys: readonly ApiKeyEntry[] | undefined;
+  /** Configured keys; undefined seeds the demo keys; ApiKeysRequired (a server store without API_KEYS) refuses to build the API. */
+  readonly apiKeys: ApiKeysSetting;
   readonly amountMajorMax: number;
   readonly bodyBytesMax: number;
   readonly rateLimitPerMinute?: number;
@@ -40,6 +41,7 @@ export interface ApiServer {
 }
 
 export function createApiServer(options: ApiServerOptions): ApiServer {
+  const apiKeys = acceptedApiKeys(options.apiKeys);
   const now = options.now ?? (() => new Date());
   const registry = createOpenApiRegistry();
   const payments = options.payments ?? createPaymentsModule({ store: options.store });
@@ -50,7 +52,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   ]);
   const app = createApp({
     logger: options.logger,
-    authenticator: createAuthenticator(options.apiKeys ?? DEMO_API_KEYS),
+    authenticator: createAuthenticator(apiKeys),
     bodyBytesMax: options.bodyBytesMax,
     rateLimitPerMinute: options.rateLimitPerMinute ?? 0,
     registry,
