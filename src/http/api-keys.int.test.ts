@@ -103,7 +103,11 @@ describe('API on a server store without API_KEYS', () => {
           NODE_ENV: 'development',
         });
         try {
-          const exit = await Promise.race([api.exited(), new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 30_000))]);
+          let timer: NodeJS.Timeout | undefined;
+          const timeout = new Promise<'timeout'>((resolve) => {
+            timer = setTimeout(() => resolve('timeout'), 30_000);
+          });
+          const exit = await Promise.race([api.exited(), timeout]).finally(() => clearTimeout(timer));
           expect(exit).toEqual({ code: 1, signal: null });
           expect(api.output()).toContain('API_KEYS: required when EVENT_STORE=postgres');
           expect(api.output()).not.toMatch(/listening/);
