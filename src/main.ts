@@ -15,6 +15,7 @@ import { openStores } from './event-store/open';
 import { DEMO_API_KEYS } from './http/auth';
 import { prepareStaffRoutes } from './http/compose';
 import type { ReadinessCheck } from './http/health';
+import { acceptedApiKeys } from './http/auth';
 import { createApiServer } from './http/server';
 import { runProcess } from './processes/run';
 import { readProjectorConfig } from './projections/config';
@@ -29,6 +30,8 @@ void runProcess('paystream', async (logger) => {
     sandbox: readBankSandboxConfig,
   });
   const { core, allInOne } = config;
+  // Refused before anything starts: a server store without API_KEYS never gets as far as a connection.
+  acceptedApiKeys(core.apiKeys);
   const stopping: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stopping.reverse()) await stop().catch((error: unknown) => logger.error({ err: error }, 'unclean stop'));

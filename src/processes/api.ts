@@ -2,6 +2,7 @@
 import { readGatewayConfig } from '../bank-gateway/config';
 import { loadConfig, readCoreConfig } from '../config';
 import { openStores } from '../event-store/open';
+import { acceptedApiKeys } from '../http/auth';
 import { prepareStaffRoutes } from '../http/compose';
 import { createApiServer } from '../http/server';
 import { runProcess } from './run';
@@ -9,6 +10,8 @@ import { runProcess } from './run';
 void runProcess('paystream-api', async (logger) => {
   // The gateway section names the bank an operator's retry looks a transfer up at.
   const { core, gateway } = loadConfig({ core: readCoreConfig, gateway: readGatewayConfig });
+  // Refused before anything opens: a server store without API_KEYS never gets as far as a connection.
+  acceptedApiKeys(core.apiKeys);
   const stores = await openStores(core, logger);
   const extraRouters = await prepareStaffRoutes({ store: stores.store, database: stores.database, gateway, logger, readWaitMsMax: core.readWaitMsMax });
   const api = createApiServer({
