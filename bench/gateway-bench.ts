@@ -16,9 +16,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
-import { DEMO_API_KEYS } from '../src/http/auth';
 // Types only: importing the module itself would start a server in this process.
 import type { DrainResult } from './gateway-server';
+import { BODY, CLIENT_KEY } from './http-bench';
 
 export interface GatewayBenchOptions {
   readonly durationSeconds: number;
@@ -40,18 +40,10 @@ export interface LatencyResult {
 
 export type ThroughputResult = DrainResult & { readonly store: string };
 
-const CLIENT_KEY = DEMO_API_KEYS[0]!.key;
 /** Warm-up before the measured run, so JIT and connection set-up are not measured. */
 const WARM_UP_SECONDS = 1;
 const CHILD_START_MS_MAX = 60_000;
 const CHILD_STOP_MS_MAX = 15_000;
-const BODY = JSON.stringify({
-  amount: '125.50',
-  currency: 'EUR',
-  debtor: { name: 'Acme Ltd', iban: 'DE89370400440532013000' },
-  creditor: { name: 'Bob Supplier', iban: 'GB82WEST12345698765432' },
-  reference: 'gateway bench',
-});
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

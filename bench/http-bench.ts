@@ -23,8 +23,9 @@ export interface BenchOptions {
   readonly connections: number;
 }
 
-const CLIENT_KEY = DEMO_API_KEYS[0]!.key;
-const BODY = JSON.stringify({
+export const CLIENT_KEY = DEMO_API_KEYS[0]!.key;
+/** The PUT body every API bench sends: one valid payment. */
+export const BODY = JSON.stringify({
   amount: '125.50',
   currency: 'EUR',
   debtor: { name: 'Acme Ltd', iban: 'DE89370400440532013000' },
