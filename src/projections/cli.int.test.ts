@@ -6,14 +6,14 @@
 import { PassThrough } from 'node:stream';
 import pino from 'pino';
 import { sqlEngines } from '../../test/support/databases';
-import { START } from '../event-store/port';
+import { comparePositions, formatPosition, START, type GlobalPosition } from '../event-store/port';
 import { CHECKPOINT_TABLE, markStopped, readCheckpoint, rebuildCheckpointName } from './checkpoints';
 import { EXIT_INTERRUPTED, EXIT_NOT_ALL_RUNNING, EXIT_OK, EXIT_USAGE, exitCodeOf, parseArgs, runCli, UsageError, USAGE } from './cli';
 import { liveTableNames, type Projection } from './projection';
 import { createProjector } from './projector';
 import { findReadModel, READ_MODELS } from './read-models';
 import { REBUILD_BATCH_SIZE_MAX } from './rebuild';
-import { dumpTable, openHarness, type Harness } from './testing/harness';
+import { dumpTable, eventually, openHarness, type Harness } from './testing/harness';
 import { runMixedWorkload } from './testing/workload';
 
 const payments = findReadModel('payments')!;
@@ -70,6 +70,14 @@ describe.each(sqlEngines())('projections CLI commands on %s', (engine) => {
   });
   afterEach(async () => harness.close());
 
+  /**
+   * Waits until gap-safe readers see `position`. Rationale: on server PostgreSQL they see
+   * an event only once every older transaction on the server has ended, and other suites
+   * share the server, so counting right after an append may miss the newest events.
+   */
+  const visible = (position: GlobalPosition) =>
+    eventually(async () => comparePositions(await harness.store.headPosition(), position) >= 0, 20_000, `${formatPosition(position)} to be visible`);
+
   async function liveBuild(paymentCount: number, seed: number) {
     const projector = createProjector({ ...harness, limits: { batchSizeMax: 25, pollIntervalMs: 10 } });
     await projector.start();
@@ -89,7 +97,8 @@ describe.each(sqlEngines())('projections CLI commands on %s', (engine) => {
   });
 
   it('when status runs on a fresh database with events but no projector ever ran, then every projection is missing with its pending events, exit 2, and nothing is created', async () => {
-    await runMixedWorkload(harness.store, { paymentCount: 3, seed: 1, idPrefix: 'fresh' });
+    const { lastPosition } = await runMixedWorkload(harness.store, { paymentCount: 3, seed: 1, idPrefix: 'fresh' });
+    await visible(lastPosition!);
     const events = (await harness.store.readAll({ limit: 1_000, filter: payments.filter })).length;
 
     expect(await run('status')).toBe(EXIT_NOT_ALL_RUNNING);
@@ -113,7 +122,8 @@ describe.each(sqlEngines())('projections CLI commands on %s', (engine) => {
 
   it('when events were appended after the projector stopped, then status counts them behind', async () => {
     await liveBuild(3, 3);
-    await runMixedWorkload(harness.store, { paymentCount: 2, seed: 4, idPrefix: 'later', tenants: ['acme'] });
+    const { lastPosition } = await runMixedWorkload(harness.store, { paymentCount: 2, seed: 4, idPrefix: 'later', tenants: ['acme'] });
+    await visible(lastPosition!);
     const head = await harness.store.readAll({ limit: 1_000, filter: payments.filter });
     const checkpoint = (await readCheckpoint(harness.database, 'payments'))!;
     const behind = head.filter((event) => event.position.prepare > checkpoint.position.prepare).length;

@@ -10,7 +10,7 @@ import { createPaymentsModule, type PaymentsModule } from '../../src/application
 import { PostgresDatabase } from '../../src/db/database';
 import type { PaymentId, TenantId } from '../../src/domain/ids';
 import type { CurrencyCode } from '../../src/domain/money';
-import { formatPosition, START, type GlobalPosition } from '../../src/event-store/port';
+import { comparePositions, formatPosition, START, type GlobalPosition } from '../../src/event-store/port';
 import { SqlEventStore } from '../../src/event-store/sql/sql-event-store';
 import { CHECKPOINT_TABLE } from '../../src/projections/checkpoints';
 import { READ_MODELS } from '../../src/projections/read-models';
@@ -115,6 +115,14 @@ describeOnServer('the projector process (real process, server PostgreSQL, /healt
     return last!;
   }
 
+  /**
+   * Waits until gap-safe readers see `position`. Rationale: they see an event only once
+   * every older transaction on the server has ended, and other suites share the server,
+   * so counting right after an append may miss the newest events for a moment.
+   */
+  const visible = (position: GlobalPosition) =>
+    waitFor(`${formatPosition(position)} to be visible to readers`, async () => (comparePositions(await store.headPosition(), position) >= 0 ? true : undefined), CATCH_UP_MS_MAX, 20);
+
   const paymentEventsAfter = async (position: GlobalPosition) => (await store.readAll({ fromPosition: position, limit: 10_000, filter: PAYMENT_EVENTS_FILTER })).length;
 
   /** Waits until /health/ready says every projection is running at `position` with nothing behind. */
@@ -170,6 +178,7 @@ describeOnServer('the projector process (real process, server PostgreSQL, /healt
     expect(formatPosition(stoppedAt)).toBe(before);
 
     const last = await writePayments(4);
+    await visible(last);
     const pending = await paymentEventsAfter(stoppedAt);
     expect(pending).toBeGreaterThan(0);
 
