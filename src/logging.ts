@@ -27,13 +27,21 @@ export function maskIban(iban: unknown): string {
   return `****${iban.slice(-4)}`;
 }
 
-export function createLogger(options: { level: string; name?: string }): Logger {
-  return pino({
+export interface LoggerOptions {
+  readonly level: string;
+  readonly name?: string;
+  /** Where lines go; default stdout. Commands whose stdout is their output log to stderr. */
+  readonly destination?: pino.DestinationStream;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const settings: pino.LoggerOptions = {
     level: options.level,
     ...(options.name ? { name: options.name } : {}),
     redact: {
       paths: REDACTED_PATHS,
       censor: (value, path) => (path[path.length - 1]?.toLowerCase().includes('iban') ? maskIban(value) : '[redacted]'),
     },
-  });
+  };
+  return options.destination ? pino(settings, options.destination) : pino(settings);
 }

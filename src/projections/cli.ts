@@ -12,7 +12,7 @@ import type { Database } from '../db/database';
 import { loadConfig, readCoreConfig } from '../config';
 import { openStores } from '../event-store/open';
 import { formatPosition, START, comparePositions, type EventStore, type GlobalPosition } from '../event-store/port';
-import type { Logger } from '../logging';
+import { createLogger, type Logger } from '../logging';
 import { CHECKPOINT_TABLE, listCheckpoints, rebuildCheckpointName } from './checkpoints';
 import { createFreshness } from './freshness';
 import { resumeProjection, skipPoisonEvent } from './operations';
@@ -232,9 +232,8 @@ async function main(): Promise<void> {
 async function run(args: readonly string[]): Promise<void> {
   const { core } = loadConfig({ core: readCoreConfig });
   // Logs go to stderr (fd 2), synchronously so that no line is lost on a forced exit: stdout
-  // is the command's output only. Rationale for pino here rather than createLogger: that one
-  // always writes to stdout; the CLI's lines carry names, positions and counts, nothing to redact.
-  const logger = pino({ level: core.logLevel, name: 'paystream-projections' }, pino.destination({ dest: 2, sync: true }));
+  // is the command's output only.
+  const logger = createLogger({ level: core.logLevel, name: 'paystream-projections', destination: pino.destination({ dest: 2, sync: true }) });
   const stores = await openStores(core, logger);
   const controller = new AbortController();
   // First Ctrl-C stops a rebuild cleanly between batches (resumable); a second one exits at once.
