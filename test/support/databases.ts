@@ -4,7 +4,6 @@
  * workers and repeated runs never see each other's rows.
  */
 import { randomBytes } from 'node:crypto';
-import { join, relative } from 'node:path';
 import pg from 'pg';
 import { PgliteDatabase, PostgresDatabase, type Database } from '../../src/db/database';
 import { ENV_ESDB_SKIP, ENV_ESDB_URL, ENV_PG_SKIP, ENV_PG_URL } from './external-services';
@@ -61,47 +60,17 @@ export type EngineName = 'pglite' | 'postgres';
 /**
  * The engines every SQL-backed suite runs on: PGlite always, server PostgreSQL
  * when found. Without one, the postgres variant does not silently disappear:
- * the calling file gets a skipped test naming the reason and the suite's
- * location (listed by the totals reporter), and a console warning.
+ * the calling file gets a skipped test naming the reason (the totals reporter
+ * lists it with the file), and a console warning.
  */
 export function sqlEngines(): EngineName[] {
   if (serverPostgresUrl()) return ['pglite', 'postgres'];
-  reportSkippedPostgresVariant(callerLocation(new Error().stack), serverPostgresSkipReason());
-  return ['pglite'];
-}
-
-export interface SkipReporting {
-  readonly describe: { skip(name: string, fn: () => void): void } | undefined;
-  readonly it: ((name: string, fn: () => void) => void) | undefined;
-  readonly warn: (message: string) => void;
-}
-
-const jestSkipReporting = (): SkipReporting => ({
-  describe: typeof describe === 'function' ? describe : undefined,
-  it: typeof it === 'function' ? it : undefined,
-  warn: (message) => console.warn(message),
-});
-
-/** Registers a skipped placeholder for a suite's postgres variant (at the file's top level, where sqlEngines() is called). */
-export function reportSkippedPostgresVariant(where: string, reason: string, reporting: SkipReporting = jestSkipReporting()): void {
-  reporting.warn(`[paystream tests] SKIPPED: the server PostgreSQL variant of the suite at ${where}: ${reason}`);
-  const { describe: describeBlock, it: test } = reporting;
-  if (!describeBlock || !test) return;
-  describeBlock.skip(`on postgres: SKIPPED (${reason})`, () => {
-    test(`the server PostgreSQL variant of the suite at ${where}`, () => undefined);
+  const reason = serverPostgresSkipReason();
+  console.warn(`[paystream tests] SKIPPED: a suite's server PostgreSQL variant: ${reason}`);
+  describe.skip(`on postgres: SKIPPED (${reason})`, () => {
+    it('the server PostgreSQL variant of this suite', () => undefined);
   });
-}
-
-const REPOSITORY_ROOT = join(__dirname, '..', '..');
-
-/** `file:line` of the first stack frame outside this file, relative to the repository. */
-export function callerLocation(stack: string | undefined): string {
-  for (const line of (stack ?? '').split('\n').slice(1)) {
-    const frame = /\(?((?:[A-Za-z]:)?[^():\s]+):(\d+):\d+\)?\s*$/.exec(line.trim());
-    if (!frame || frame[1] === __filename) continue;
-    return `${relative(REPOSITORY_ROOT, frame[1]!)}:${frame[2]}`;
-  }
-  return 'an unknown location';
+  return ['pglite'];
 }
 
 /** Opens a fresh, empty database on the named engine. */
