@@ -26,10 +26,10 @@ COPY src ./src
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 3000
-# Every process serves /health/live; HEALTHCHECK_URL names the one of this
+# Every process serves /health/ready (its store answers); HEALTHCHECK_URL names the one of this
 # container (the API's by default; compose sets it for the others).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch(process.env.HEALTHCHECK_URL || 'http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/live', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch(process.env.HEALTHCHECK_URL || 'http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/ready', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Node runs as PID 1 and gets SIGTERM itself; each process stops cleanly on it
 # (src/processes/run.ts). `node --import tsx` rather than npm: npm would not pass the signal on.
 ENTRYPOINT ["node", "--import", "tsx"]
