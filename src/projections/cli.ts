@@ -7,6 +7,7 @@
  * stdout carries only the command's output (so it can be piped or parsed);
  * log lines and the progress bar go to stderr.
  */
+import { parseArgs as parseNodeArgs } from 'node:util';
 import pino from 'pino';
 import type { Database } from '../db/database';
 import { loadConfig, readCoreConfig } from '../config';
@@ -66,54 +67,51 @@ export type CliCommand =
 /** Parses the arguments, or throws UsageError: before any store is opened, so a typo never waits for a database. */
 export function parseArgs(args: readonly string[], projections: readonly Projection[] = READ_MODELS): CliCommand {
   const [command, ...rest] = args;
-  const positional = rest.filter((arg) => !arg.startsWith('--'));
-  const flags = rest.filter((arg) => arg.startsWith('--'));
+  const { positionals, values } = parseOptions(rest, command);
   const named = () => {
-    const [name, ...extra] = positional;
+    const [name, ...extra] = positionals;
     const projection = name === undefined ? undefined : findReadModel(name, projections);
     if (!projection) throw new UsageError(`unknown projection ${name ?? '(none given)'}; one of: ${projections.map((p) => p.name).join(', ')}`);
     if (extra.length > 0) throw new UsageError(`unexpected argument ${extra[0]}`);
     return projection;
   };
-  const noFlags = () => {
-    if (flags[0] !== undefined) throw new UsageError(`unknown option ${flags[0]} for ${command}`);
-  };
   switch (command) {
     case 'list':
     case 'status':
-      if (positional[0] !== undefined) throw new UsageError(`unexpected argument ${positional[0]}`);
-      noFlags();
+      if (positionals[0] !== undefined) throw new UsageError(`unexpected argument ${positionals[0]}`);
       return { command };
     case 'skip':
     case 'resume':
-      noFlags();
       return { command, projection: named() };
     case 'rebuild':
-      return parseRebuild(rest, projections);
+      return { command, projection: named(), restart: values.restart === true, batchSizeMax: batchSizeOf(values['batch-size']) };
     default:
       throw new UsageError(command === undefined ? 'no command given' : `unknown command ${command}`);
   }
 }
 
-function parseRebuild(rest: readonly string[], projections: readonly Projection[]): CliCommand {
-  let name: string | undefined;
-  let restart = false;
-  let batchSizeMax = REBUILD_BATCH_SIZE_MAX;
-  for (let index = 0; index < rest.length; index += 1) {
-    const arg = rest[index]!;
-    if (arg === '--restart') restart = true;
-    else if (arg === '--batch-size' || arg.startsWith('--batch-size=')) {
-      const value = arg === '--batch-size' ? rest[(index += 1)] : arg.slice('--batch-size='.length);
-      const parsed = value !== undefined && /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
-      if (!(parsed >= 1 && parsed <= BATCH_SIZE_MAX)) throw new UsageError(`--batch-size must be a whole number from 1 to ${BATCH_SIZE_MAX}, not ${value ?? '(nothing)'}`);
-      batchSizeMax = parsed;
-    } else if (arg.startsWith('--')) throw new UsageError(`unknown option ${arg} for rebuild`);
-    else if (name === undefined) name = arg;
-    else throw new UsageError(`unexpected argument ${arg}`);
+/** Options exist for rebuild only; any other option, anywhere, is a usage error in our words. */
+function parseOptions(rest: readonly string[], command: string | undefined) {
+  try {
+    return parseNodeArgs({
+      args: [...rest],
+      allowPositionals: true,
+      strict: true,
+      options: command === 'rebuild' ? { restart: { type: 'boolean' }, 'batch-size': { type: 'string' } } : {},
+    });
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    const option = /'(--?[^' ]+)/.exec(String(error))?.[1];
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && option === '--batch-size') batchSizeOf('(nothing)');
+    throw new UsageError(code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `unknown option ${option} for ${command}` : String(error));
   }
-  const projection = name === undefined ? undefined : findReadModel(name, projections);
-  if (!projection) throw new UsageError(`unknown projection ${name ?? '(none given)'}; one of: ${projections.map((p) => p.name).join(', ')}`);
-  return { command: 'rebuild', projection, restart, batchSizeMax };
+}
+
+function batchSizeOf(value: unknown): number {
+  if (value === undefined) return REBUILD_BATCH_SIZE_MAX;
+  const parsed = typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+  if (!(parsed >= 1 && parsed <= BATCH_SIZE_MAX)) throw new UsageError(`--batch-size must be a whole number from 1 to ${BATCH_SIZE_MAX}, not ${String(value)}`);
+  return parsed;
 }
 
 /** Runs one command; returns the process exit code. Throws UsageError, RebuildInterruptedError and operation errors. */
