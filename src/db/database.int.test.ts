@@ -1,4 +1,5 @@
-import { openTestDatabase, sqlEngines } from '../../test/support/databases';
+import { PostgresDatabase, prepared } from './database';
+import { createTestSchema, openTestDatabase, serverPostgresUrl, sqlEngines } from '../../test/support/databases';
 
 describe.each(sqlEngines())('Database on %s', (engine) => {
   let database: Awaited<ReturnType<typeof openTestDatabase>>;
@@ -34,5 +35,25 @@ describe.each(sqlEngines())('Database on %s', (engine) => {
     await outside;
     const { rows } = await database.query<{ value: number }>('SELECT value FROM counter WHERE id = 1');
     expect(rows[0]?.value).toBe(10);
+  });
+});
+
+(serverPostgresUrl() ? describe : describe.skip)('prepared statements on server PostgreSQL', () => {
+  it('when a statement marked prepared runs twice, then the connection holds it as one named statement; an unmarked one is not kept', async () => {
+    const schema = await createTestSchema();
+    // One connection, so pg_prepared_statements (per session) sees what the store's queries left.
+    const database = await PostgresDatabase.open({ connectionString: schema.url, schema: schema.schema, poolSizeMax: 1 });
+    try {
+      const marked = prepared(`SELECT $1::int + 1 AS next /* ${schema.schema} */`);
+      for (const value of [1, 2]) expect((await database.query<{ next: number }>(marked, [value])).rows[0]!.next).toBe(value + 1);
+      await database.transaction((tx) => tx.query(marked, [3]));
+      await database.query('SELECT 42 AS unmarked');
+      const held = await database.query<{ statement: string }>('SELECT statement FROM pg_prepared_statements');
+      expect(held.rows.filter((row) => row.statement === marked)).toHaveLength(1);
+      expect(held.rows.some((row) => row.statement.includes('unmarked'))).toBe(false);
+    } finally {
+      await database.close();
+      await schema.drop();
+    }
   });
 });

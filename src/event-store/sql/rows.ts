@@ -6,6 +6,7 @@
  * differently (number vs string), and a JS number loses precision past 2^53.
  * Text on the wire and BigInt in TypeScript is exact on both engines.
  */
+import { prepared } from '../../db/database';
 import type { GlobalPosition, JsonObject, RecordedEvent } from '../port';
 
 export const EVENT_COLUMNS = `e.global_position::text AS global_position, e.transaction_id::text AS transaction_id,
@@ -59,18 +60,18 @@ export function afterParams(position: GlobalPosition): [string, string] {
  * Different streams hash to different keys and never wait for each other (a
  * 64-bit collision would only make two streams queue, never break anything).
  */
-export const LOCK_STREAM_SQL = `SELECT pg_advisory_xact_lock(hashtextextended($1, 90210))`;
+export const LOCK_STREAM_SQL = prepared(`SELECT pg_advisory_xact_lock(hashtextextended($1, 90210))`);
 
-export const STREAM_REVISION_SQL = `SELECT max(stream_revision)::text AS revision FROM events WHERE stream_name = $1`;
+export const STREAM_REVISION_SQL = prepared(`SELECT max(stream_revision)::text AS revision FROM events WHERE stream_name = $1`);
 
-export const EXISTING_EVENTS_SQL = `SELECT ${EVENT_COLUMNS} FROM events e WHERE e.event_id = ANY($1::uuid[])`;
+export const EXISTING_EVENTS_SQL = prepared(`SELECT ${EVENT_COLUMNS} FROM events e WHERE e.event_id = ANY($1::uuid[])`);
 
 /** One statement for the whole batch: positions are taken in batch order. */
-export const INSERT_EVENTS_SQL = `INSERT INTO events (stream_name, stream_revision, event_id, event_type, data, metadata)
+export const INSERT_EVENTS_SQL = prepared(`INSERT INTO events (stream_name, stream_revision, event_id, event_type, data, metadata)
   SELECT $1, $2::bigint + b.ordinal - 1, (b.event->>'id')::uuid, b.event->>'type', b.event->'data', b.event->'metadata'
   FROM jsonb_array_elements($3::text::jsonb) WITH ORDINALITY AS b(event, ordinal)
   ORDER BY b.ordinal
-  RETURNING global_position::text AS global_position, transaction_id::text AS transaction_id, stream_revision::text AS stream_revision`;
+  RETURNING global_position::text AS global_position, transaction_id::text AS transaction_id, stream_revision::text AS stream_revision`);
 
 export interface InsertedRow {
   readonly global_position: string;
@@ -78,8 +79,8 @@ export interface InsertedRow {
   readonly stream_revision: string;
 }
 
-export const READ_STREAM_SQL = `SELECT ${EVENT_COLUMNS} FROM events e
-  WHERE e.stream_name = $1 AND e.stream_revision >= $2 ORDER BY e.stream_revision LIMIT $3`;
+export const READ_STREAM_SQL = prepared(`SELECT ${EVENT_COLUMNS} FROM events e
+  WHERE e.stream_name = $1 AND e.stream_revision >= $2 ORDER BY e.stream_revision LIMIT $3`);
 
 /**
  * The gap-safe page: rows of transactions older than the snapshot's xmin are
@@ -102,9 +103,9 @@ export function readAllSql(filterSql: string): string {
 /** `event_id` is null on the single row of an empty page. */
 export type PageRow = { readonly horizon: string } & (EventRow | { readonly event_id: null });
 
-export const HEAD_POSITION_SQL = `SELECT transaction_id::text AS transaction_id, global_position::text AS global_position
+export const HEAD_POSITION_SQL = prepared(`SELECT transaction_id::text AS transaction_id, global_position::text AS global_position
   FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-  ORDER BY transaction_id DESC, global_position DESC LIMIT 1`;
+  ORDER BY transaction_id DESC, global_position DESC LIMIT 1`);
 
 export const RESTORE_CHECK_SQL = `SELECT
   (SELECT transaction_id::text FROM events ORDER BY transaction_id DESC LIMIT 1) AS newest,
