@@ -19,24 +19,29 @@ const OUTPUT_CHARS_MAX = 200_000;
 export interface RunningProcess {
   readonly name: string;
   readonly child: ChildProcess;
+  /** stdout and stderr interleaved as they arrived. */
   output(): string;
+  stdout(): string;
+  stderr(): string;
   exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   isRunning(): boolean;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export function startProcess(name: string, entry: string, env: Record<string, string>): RunningProcess {
-  const child = spawn(process.execPath, [...NODE_ARGS, join(ROOT, entry)], {
+export function startProcess(name: string, entry: string, env: Record<string, string>, args: readonly string[] = []): RunningProcess {
+  const child = spawn(process.execPath, [...NODE_ARGS, join(ROOT, entry), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-OUTPUT_CHARS_MAX);
+  const kept = { output: '', stdout: '', stderr: '' };
+  const keep = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+    const text = chunk.toString('utf8');
+    kept.output = (kept.output + text).slice(-OUTPUT_CHARS_MAX);
+    kept[stream] = (kept[stream] + text).slice(-OUTPUT_CHARS_MAX);
   };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
+  child.stdout!.on('data', keep('stdout'));
+  child.stderr!.on('data', keep('stderr'));
   let running = true;
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     // 'close', not 'exit': only then has everything the process printed been read.
@@ -48,7 +53,9 @@ export function startProcess(name: string, entry: string, env: Record<string, st
   return {
     name,
     child,
-    output: () => output,
+    output: () => kept.output,
+    stdout: () => kept.stdout,
+    stderr: () => kept.stderr,
     exited: () => exit,
     isRunning: () => running,
     async kill(signal: NodeJS.Signals = 'SIGKILL') {

@@ -6,7 +6,6 @@
  * build, and a rebuild interrupted with SIGINT or killed with SIGKILL mid-way
  * that leaves the live tables whole and is resumed (or restarted) by the next run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,11 +18,11 @@ import { findReadModel, READ_MODELS } from '../../src/projections/read-models';
 import { dumpTable } from '../../src/projections/testing/harness';
 import { runMixedWorkload } from '../../src/projections/testing/workload';
 import { createTestSchema, serverPostgresSkipReason, serverPostgresUrl } from '../support/databases';
+import { startProcess, waitForOutput, type RunningProcess } from './gateway-processes';
 
-const ROOT = join(__dirname, '..', '..');
 const CLI = 'src/projections/cli.ts';
 /** Every CLI process still running, killed after the suite even when a test fails. */
-const children = new Set<ChildProcess>();
+const processes = new Set<RunningProcess>();
 const RUN_MS_MAX = 60_000;
 /** Payments in the log: about 3.6 events each, so some 700 payment events. */
 const PAYMENT_COUNT = 200;
@@ -52,38 +51,18 @@ interface CliProcess {
   done(): Promise<CliRun>;
 }
 
-/**
- * Spawns the CLI like gateway-processes.ts spawns an entry file (`node --import tsx`,
- * so a signal reaches the CLI itself and not a wrapper), but with arguments and
- * with stdout and stderr kept apart.
- */
+/** The CLI as a real process, with stdout and stderr kept apart. */
 function startCli(args: readonly string[], env: Record<string, string>): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, CLI), ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  // 'close', not 'exit': only then has everything the process printed been read.
-  const closed = new Promise<CliRun>((resolve) => child.on('close', (code, signal) => (children.delete(child), resolve({ code, signal, stdout, stderr }))));
-  let running = true;
-  void closed.then(() => (running = false));
+  const running = startProcess(`projections ${args.join(' ')}`, CLI, env, args);
+  processes.add(running);
   return {
-    async logged(message) {
-      const pattern = `"msg":"${message}"`;
-      const deadline = Date.now() + RUN_MS_MAX;
-      while (!stderr.includes(pattern)) {
-        if (!running) throw new Error(`projections ${args.join(' ')} exited before logging ${message}:\n${stderr.slice(-4_000)}`);
-        if (Date.now() > deadline) throw new Error(`timed out waiting for projections ${args.join(' ')} to log ${message}:\n${stderr.slice(-4_000)}`);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
+    logged: (message) => waitForOutput(running, new RegExp(`"msg":"${message}"`), RUN_MS_MAX),
+    kill: (signal) => void running.child.kill(signal),
+    done: async () => {
+      const { code, signal } = await running.exited();
+      processes.delete(running);
+      return { code, signal, stdout: running.stdout(), stderr: running.stderr() };
     },
-    kill: (signal) => child.kill(signal),
-    done: () => closed,
   };
 }
 
@@ -159,7 +138,7 @@ describe.each(targets)('the projections CLI as a process on %s', (_label, makeTa
     expect(live.payments['rm_payments']).toHaveLength(PAYMENT_COUNT);
   }, 180_000);
   afterAll(async () => {
-    for (const child of children) child.kill('SIGKILL');
+    for (const running of processes) running.child.kill('SIGKILL');
     await target?.cleanup();
   });
 
