@@ -242,6 +242,26 @@ describe.each(targets)('the projections CLI as a process on %s', (_label, makeTa
     }));
   }
 
+  /** After an interrupted rebuild: the live table as built live, the shadow part-way through the log. */
+  async function expectLiveWholeAndRebuildHalfway() {
+    const left = await shadowState();
+    expect(left.payments).toEqual(live.payments);
+    expect(left.shadow?.status).toBe('rebuilding');
+    expect(left.shadow!.eventsApplied).toBeGreaterThan(0);
+    expect(left.shadow!.eventsApplied).toBeLessThan(paymentEvents);
+    return left;
+  }
+
+  /** The next run resumes where the interrupted one committed last, and swaps in a table equal to the live build. */
+  async function expectResumedToEqualLive(eventsAppliedBefore: number) {
+    const resumed = await whileWatched(() => cli('rebuild', 'payments'));
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toMatch(new RegExp(`^rebuilt payments: ${paymentEvents - eventsAppliedBefore} events in .* \\(resumed\\)\\n$`));
+    const after = await shadowState();
+    expect(after.payments).toEqual(live.payments);
+    expect(after.shadow).toBeUndefined();
+  }
+
   it('when a rebuild gets SIGINT mid-way, then it stops after the batch with exit 130, the live table stays whole, status shows the rebuild in progress, and the next run resumes and ends equal', async () => {
     const run = await interruptRebuild('SIGINT');
 
@@ -249,40 +269,22 @@ describe.each(targets)('the projections CLI as a process on %s', (_label, makeTa
     expect(run.stdout).toBe('');
     expect(run.stderr).toContain('stopping after the current batch; Ctrl-C again to exit at once');
     expect(run.stderr).toMatch(/rebuild of payments interrupted at \d+\/\d+; run it again to resume/);
-    const left = await shadowState();
-    expect(left.payments).toEqual(live.payments);
-    expect(left.shadow?.status).toBe('rebuilding');
-    expect(left.shadow!.eventsApplied).toBeGreaterThan(0);
-    expect(left.shadow!.eventsApplied).toBeLessThan(paymentEvents);
+    const left = await expectLiveWholeAndRebuildHalfway();
 
     const status = await cli('status');
     expect(status.code).toBe(0);
     expect(status.stdout).toContain(`  rebuild in progress at ${left.shadow!.position.commit}/${left.shadow!.position.prepare} (${left.shadow!.eventsApplied} events); run rebuild again to resume\n`);
 
-    const resumed = await whileWatched(() => cli('rebuild', 'payments'));
-    expect(resumed.code).toBe(0);
-    expect(resumed.stdout).toMatch(new RegExp(`^rebuilt payments: ${paymentEvents - left.shadow!.eventsApplied} events in .* \\(resumed\\)\\n$`));
-    const after = await shadowState();
-    expect(after.payments).toEqual(live.payments);
-    expect(after.shadow).toBeUndefined();
+    await expectResumedToEqualLive(left.shadow!.eventsApplied);
   }, 3 * RUN_MS_MAX);
 
   it('when a rebuild is killed with SIGKILL mid-way, then the live table stays whole and the next run resumes from the last committed batch and ends equal', async () => {
     const run = await interruptRebuild('SIGKILL');
 
     expect(run.signal).toBe('SIGKILL');
-    const left = await shadowState();
-    expect(left.payments).toEqual(live.payments);
-    expect(left.shadow?.status).toBe('rebuilding');
-    expect(left.shadow!.eventsApplied).toBeGreaterThan(0);
-    expect(left.shadow!.eventsApplied).toBeLessThan(paymentEvents);
+    const left = await expectLiveWholeAndRebuildHalfway();
 
-    const resumed = await whileWatched(() => cli('rebuild', 'payments'));
-    expect(resumed.code).toBe(0);
-    expect(resumed.stdout).toMatch(new RegExp(`^rebuilt payments: ${paymentEvents - left.shadow!.eventsApplied} events in .* \\(resumed\\)\\n$`));
-    const after = await shadowState();
-    expect(after.payments).toEqual(live.payments);
-    expect(after.shadow).toBeUndefined();
+    await expectResumedToEqualLive(left.shadow!.eventsApplied);
   }, 3 * RUN_MS_MAX);
 
   it('when a rebuild is killed with SIGKILL and run again with --restart, then it replays from the start and ends equal', async () => {
