@@ -54,7 +54,8 @@ export function createAuthenticator(entries: readonly ApiKeyEntry[]): Authentica
   const records: KeyRecord[] = entries.map((entry, index) => ({ digest: digest(entry.key), principal: principalOf(entry, index) }));
   return {
     authenticate(authorization) {
-      const match = /^Bearer ([\x21-\x7e]{1,512})$/.exec(authorization ?? '');
+      // The scheme name is case-insensitive (RFC 9110, section 11.1).
+      const match = /^bearer ([\x21-\x7e]{1,512})$/i.exec(authorization ?? '');
       if (!match) return undefined;
       const presented = digest(match[1]!);
       let found: Principal | undefined;
@@ -74,7 +75,8 @@ export function roleOf(principal: Principal): Role | 'system' {
 
 export function authenticate(authenticator: Authenticator): RequestHandler {
   return (req, res, next) => {
-    const principal = authenticator.authenticate(req.get('authorization'));
+    // Node keeps the first of several Authorization headers; which key was meant is unknowable.
+    const principal = authorizationHeaderCount(req.rawHeaders) > 1 ? undefined : authenticator.authenticate(req.get('authorization'));
     if (!principal) {
       return next(new HttpProblem(401, 'unauthenticated', 'Unauthenticated', 'send a valid API key as "Authorization: Bearer <key>"', {}, { 'WWW-Authenticate': 'Bearer realm="paystream"' }));
     }
@@ -109,4 +111,10 @@ export function commandMetadata(req: Request, res: Response, now: () => Date) {
     correlationId: (res.locals['correlationId'] as string | undefined) ?? requestId,
     causationId: requestId,
   };
+}
+
+function authorizationHeaderCount(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let index = 0; index < rawHeaders.length; index += 2) if (rawHeaders[index]!.toLowerCase() === 'authorization') count += 1;
+  return count;
 }

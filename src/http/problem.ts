@@ -57,13 +57,14 @@ const STATUS_BY_DOMAIN_KIND: Record<DomainErrorKind, number> = {
 
 export function sendProblem(res: Response, problem: HttpProblem): void {
   const requestId = res.locals['requestId'] as string | undefined;
+  // Extensions first: an extension never replaces a member RFC 9457 defines.
   const body: ProblemBody = {
+    ...problem.extensions,
     type: problemType(problem.code),
     title: problem.title,
     status: problem.status,
     detail: problem.message,
     ...(requestId ? { instance: `urn:paystream:request:${requestId}`, requestId } : {}),
-    ...problem.extensions,
   };
   for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value);
   res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
@@ -92,7 +93,21 @@ function bodyParserProblem(error: unknown): HttpProblem | undefined {
     return new HttpProblem(415, 'unsupported-media-type', 'Unsupported media type', 'only UTF-8 JSON is accepted');
   }
   if (type === 'request.aborted' || type === 'request.size.invalid') return new HttpProblem(400, 'bad-request', 'Bad request', 'the body was not received whole');
-  return undefined;
+  return clientErrorProblem(error);
+}
+
+/**
+ * Errors that express and its parsers mark as the client's (`expose` and a 4xx
+ * status): a path segment that is not valid percent-encoding, a body whose
+ * Content-Encoding does not match it. Their own messages are not shown.
+ */
+function clientErrorProblem(error: unknown): HttpProblem | undefined {
+  const { status, expose } = (error ?? {}) as { status?: unknown; expose?: unknown };
+  if (typeof status !== 'number' || status < 400 || status > 499) return undefined;
+  // The router's decoding error carries its 400 without `expose`.
+  if (error instanceof URIError) return new HttpProblem(400, 'bad-request', 'Bad request', 'the path is not valid percent-encoding');
+  if (expose !== true) return undefined;
+  return new HttpProblem(400, 'bad-request', 'Bad request', 'the request could not be read (check its encoding and Content-Encoding)');
 }
 
 function titleOf(code: string): string {

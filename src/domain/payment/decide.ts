@@ -56,7 +56,7 @@ function requestPayment(command: Commands.RequestPayment, state: PaymentState): 
 function cancel(command: Commands.CancelPayment, state: ExistingPaymentState): PaymentEvent[] {
   if (state.status === 'cancelled') return [];
   if (state.status !== 'requested') {
-    throw new DomainError('illegal_state', 'payment_not_cancellable', `a ${state.status} payment can no longer be cancelled`, { status: state.status });
+    throw new DomainError('illegal_state', 'payment_not_cancellable', `a ${state.status} payment can no longer be cancelled`, { paymentStatus: state.status });
   }
   return [{ type: 'PaymentCancelled', data: { reason: command.data.reason, cancelledBy: actorId(command.metadata), cancelledAt: at(command.metadata) } }];
 }
@@ -68,7 +68,7 @@ function cancel(command: Commands.CancelPayment, state: ExistingPaymentState): P
 function startBankSubmission(command: Commands.StartBankSubmission, state: ExistingPaymentState): PaymentEvent[] {
   const { idempotencyKey, endToEndId, gatewayId } = command.data;
   if (state.status !== 'requested' && state.status !== 'submitted') {
-    throw new DomainError('illegal_state', 'payment_not_submittable', `a ${state.status} payment is not sent to the bank`, { status: state.status });
+    throw new DomainError('illegal_state', 'payment_not_submittable', `a ${state.status} payment is not sent to the bank`, { paymentStatus: state.status });
   }
   if (state.bank && (state.bank.idempotencyKey !== idempotencyKey || state.bank.endToEndId !== endToEndId)) {
     throw new DomainError('conflict', 'idempotency_key_changed', 'a payment keeps its idempotency key and reference for life');
@@ -79,7 +79,7 @@ function startBankSubmission(command: Commands.StartBankSubmission, state: Exist
 
 function requireSubmitted(state: ExistingPaymentState, action: string) {
   if (state.status !== 'submitted') {
-    throw new DomainError('illegal_state', 'payment_not_submitted', `cannot ${action} a ${state.status} payment`, { status: state.status });
+    throw new DomainError('illegal_state', 'payment_not_submitted', `cannot ${action} a ${state.status} payment`, { paymentStatus: state.status });
   }
   return state;
 }
@@ -121,7 +121,7 @@ function requireOperator(metadata: CommandMetadata): void {
 function requireUnknown(state: ExistingPaymentState, action: string) {
   if (state.status !== 'unknown') {
     throw new DomainError('illegal_state', 'payment_not_parked', `only a payment with an unknown bank outcome can be ${action}; this one is ${state.status}`, {
-      status: state.status,
+      paymentStatus: state.status,
     });
   }
   return state;

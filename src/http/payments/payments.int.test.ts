@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { paymentIdConflictAuditStreamName, paymentStreamName, type PaymentId, type TenantId } from '../../domain/ids';
 import { KEYS, startTestApi, validPayment, type TestApi, type TestResponse } from '../../../test/support/api';
 import { sqlEngines } from '../../../test/support/databases';
@@ -202,6 +203,64 @@ describe.each(sqlEngines())('payments API over HTTP on %s', (engine) => {
     });
   });
 
+  describe('input PostgreSQL cannot store, and requests that cannot be read', () => {
+    it.each([
+      ['a NUL character in a name', { debtor: { name: 'Acme\u0000Ltd', iban: 'DE89370400440532013000' } }, '/debtor/name'],
+      ['an unpaired surrogate in the reference', { reference: 'Invoice \ud800' }, '/reference'],
+      ['a NUL character in a metadata value', { metadata: { order: '4\u00002' } }, '/metadata/order'],
+    ])('when the body holds %s, then 400 naming the field and nothing is written', async (_case, override, pointer) => {
+      const id = `unstorable-${pointer.replace(/\//g, '-')}`;
+      const problem = await expectProblem(await put(id, validPayment(override)), 400, 'validation-failed', 'The request is invalid');
+      expect(problem.errors).toEqual([expect.objectContaining({ pointer })]);
+      expect(await api.store.readStream(paymentStreamName('acme' as TenantId, id as PaymentId))).toEqual([]);
+    });
+
+    it('when a cancel reason holds a NUL character, then 400 and the payment is unchanged', async () => {
+      expect((await put('unstorable-cancel', validPayment())).status).toBe(201);
+      const response = await api.call('POST', '/payments/unstorable-cancel/cancel', { key: KEYS.acme, body: { reason: 'no\u0000thanks' } });
+      const problem = await expectProblem(response, 400, 'validation-failed', 'The request is invalid');
+      expect(problem.errors).toEqual([expect.objectContaining({ pointer: '/reason' })]);
+      expect(await api.store.readStream(paymentStreamName('acme' as TenantId, 'unstorable-cancel' as PaymentId))).toHaveLength(1);
+    });
+
+    it('when metadata uses the key __proto__, then 400 rather than a silently dropped entry', async () => {
+      const rawBody = JSON.stringify(validPayment()).replace(/}$/, ',"metadata":{"__proto__":"x"}}');
+      const response = await api.call('PUT', '/payments/proto-key', { key: KEYS.acme, rawBody, headers: { 'content-type': 'application/json' } });
+      const problem = await expectProblem(response, 400, 'validation-failed', 'The request is invalid');
+      expect(problem.errors).toEqual([expect.objectContaining({ pointer: '/metadata/__proto__' })]);
+    });
+
+    it.each(['.', '..'])('when the payment id is "%s", then 400: URLs drop such segments, so it could never be read back', async (id) => {
+      // Sent as typed (curl --path-as-is): fetch would remove the segment before sending.
+      const { port } = new URL(api.url);
+      const body = JSON.stringify(validPayment());
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => {
+          socket.end(
+            `PUT /payments/${id} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEYS.acme}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+          );
+        });
+        let received = '';
+        socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+        socket.on('end', () => resolve(received));
+        socket.on('error', reject);
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      expect(answer).toContain('"pointer":"#/path/id"');
+    });
+
+    it.each(['GET', 'PUT'])('when the path is not valid percent-encoding (%s), then 400, not 500', async (method) => {
+      const response = await api.call(method, '/payments/%zz', { key: KEYS.acme, ...(method === 'PUT' ? { body: validPayment() } : {}) });
+      await expectProblem(response, 400, 'bad-request', 'Bad request');
+    });
+
+    it('when Content-Encoding says gzip but the body is not, then 400 and nothing is written', async () => {
+      const response = await api.call('PUT', '/payments/not-gzip', { key: KEYS.acme, rawBody: JSON.stringify(validPayment()), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+      await expectProblem(response, 400, 'bad-request', 'Bad request');
+      expect(await api.store.readStream(paymentStreamName('acme' as TenantId, 'not-gzip' as PaymentId))).toEqual([]);
+    });
+  });
+
   describe('GET /payments/{id}', () => {
     it('when If-None-Match carries the current ETag, then 304; when stale, then 200', async () => {
       await put('etag-1', validPayment());
@@ -261,8 +320,9 @@ describe.each(sqlEngines())('payments API over HTTP on %s', (engine) => {
         metadata: systemMetadata(),
       });
       const response = await api.call('POST', '/payments/cancel-late/cancel', { key: KEYS.acme, body: { reason: 'too late' } });
-      expect(response.status).toBe(409);
-      expect((await response.json()).type).toBe('/problems/payment-not-cancellable');
+      const problem = await expectProblem(response, 409, 'payment-not-cancellable', 'Payment not cancellable');
+      // The payment's state is an extension of its own: RFC 9457's `status` stays the HTTP status.
+      expect(problem.paymentStatus).toBe('submitted');
     });
 
     it('when the payment does not exist or the reason is missing, then 404 and 400', async () => {
@@ -303,6 +363,27 @@ describe.each(sqlEngines())('payments API over HTTP on %s', (engine) => {
       const problem = await expectProblem(forbidden, 403, 'forbidden', 'Forbidden');
       expect(problem.requestId).toBe('forbidden-req-1');
       expect(await api.store.readStream(paymentStreamName('acme' as TenantId, 'auth-1' as PaymentId))).toEqual([]);
+    });
+
+    it('when the scheme is written in lower case, then the key is accepted (schemes are case-insensitive)', async () => {
+      const response = await api.call('GET', '/payments/nope-lower', { headers: { authorization: `bearer ${KEYS.acme}` } });
+      await expectProblem(response, 404, 'payment-not-found', 'Payment not found');
+    });
+
+    it('when two Authorization headers are sent, then 401: which key was meant cannot be known', async () => {
+      // A raw request: fetch and http.request fold repeated headers into one.
+      const { port } = new URL(api.url);
+      const head = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => {
+          socket.end(`GET /payments/two-keys HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEYS.globex}\r\nAuthorization: Bearer ${KEYS.acme}\r\nConnection: close\r\n\r\n`);
+        });
+        let received = '';
+        socket.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+        socket.on('end', () => resolve(received));
+        socket.on('error', reject);
+      });
+      expect(head).toMatch(/^HTTP\/1\.1 401 /);
+      expect(head.toLowerCase()).toContain(`content-type: ${PROBLEM}`);
     });
 
     it('when a route is unknown or the method wrong, then 404 and 405 problems, the 405 with Allow', async () => {

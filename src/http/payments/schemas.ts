@@ -10,11 +10,17 @@ export const METADATA_ENTRIES_MAX = 20;
 export const METADATA_KEY_LENGTH_MAX = 40;
 export const METADATA_VALUE_LENGTH_MAX = 500;
 
+/**
+ * A client's payment id. Rationale for refusing "." and "..": clients and proxies
+ * remove such path segments from URLs, so the payment could never be read back.
+ */
+export const PaymentIdString = z
+  .string()
+  .regex(PAYMENT_ID_PATTERN, 'must be 1 to 64 characters of A-Z a-z 0-9 . _ ~ -')
+  .refine((id) => id !== '.' && id !== '..', 'must not be "." or ".." (URLs drop those path segments)');
+
 export const PaymentIdParam = z.object({
-  id: z
-    .string()
-    .regex(PAYMENT_ID_PATTERN, 'must be 1 to 64 characters of A-Z a-z 0-9 . _ ~ -')
-    .openapi({ param: { name: 'id', in: 'path' }, example: 'order-2026-0001' }),
+  id: PaymentIdString.openapi({ param: { name: 'id', in: 'path' }, example: 'order-2026-0001' }),
 });
 
 const Iban = z
