@@ -98,6 +98,45 @@ describe.each(sqlEngines())('operator API over HTTP on %s', (engine) => {
     expect(pointers).toEqual(['#/query/colour', '#/query/cursor', '#/query/limit', '#/query/status']);
   });
 
+  const problems = async (response: Response) => ((await response.json()) as { errors: Array<{ pointer: string; detail: string }> }).errors;
+  const cursorOf = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
+
+  it.each(['1e1', '0x10', '%201', '1.0', '-1', '101'])('when limit=%s, then 400 with its one problem, as on /payments', async (limit) => {
+    const response = await call('GET', `/ops/payments?limit=${limit}`, KEYS.operator);
+    expect(response.status).toBe(400);
+    expect(await problems(response)).toEqual([{ pointer: '#/query/limit', detail: 'must be a whole number from 1 to 100' }]);
+  });
+
+  it.each([
+    ['a NUL character in the tenant', '["acme\\u0000","x"]'],
+    ['an id outside the id pattern', '["acme","x y"]'],
+    ['a part too few', '["acme"]'],
+    ['a part that is not a string', '["acme",7]'],
+    ['the same key spelled otherwise', '[ "acme", "x" ]'],
+  ])('when the list cursor holds %s, then 400 naming the cursor', async (_case, json) => {
+    const response = await call('GET', `/ops/payments?cursor=${cursorOf(json)}`, KEYS.operator);
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toContain(PROBLEM);
+    expect(await problems(response)).toEqual([{ pointer: '#/query/cursor', detail: 'must be a cursor returned by a previous page' }]);
+  });
+
+  it('when an operator pages one payment at a time, then each parked payment comes once and the cursors given out are accepted', async () => {
+    const id = await parkedDuringOutage();
+    await bank.heal();
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const response = await call('GET', `/ops/payments?status=unknown&limit=1${cursor ? `&cursor=${cursor}` : ''}`, KEYS.operator);
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { items: Array<{ id: string }>; nextCursor: string | null };
+      seen.push(...body.items.map((item) => item.id));
+      cursor = body.nextCursor;
+    } while (cursor);
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toContain(id);
+  });
+
   it('when there is no key, then 401; when the role is client or analyst, then 403', async () => {
     expect((await call('GET', '/ops/payments', undefined)).status).toBe(401);
     expect((await call('GET', '/ops/payments', KEYS.acme)).status).toBe(403);

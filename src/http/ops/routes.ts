@@ -19,6 +19,7 @@ import { PaymentView } from '../payments/schemas';
 import { requireJsonBody } from '../payments/routes';
 import { parseRequestParts } from '../validation';
 import {
+  encodeOpsCursor,
   OpsListQuery,
   OpsPaymentList,
   OpsPaymentParams,
@@ -50,11 +51,10 @@ export function createOpsRouter(options: OpsRouterOptions): Router {
     .route('/ops/payments')
     .get(staff, async (req, res) => {
       const { query } = parseRequestParts<{ query: OpsListQueryValue }>({ query: { schema: OpsListQuery, value: req.query } });
-      const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      const items = await options.workQueue.list({ status: query.status, limit: query.limit + 1, ...(after ? { after } : {}) });
+      const items = await options.workQueue.list({ status: query.status, limit: query.limit + 1, ...(query.cursor ? { after: query.cursor } : {}) });
       const page = items.slice(0, query.limit);
       const last = page[page.length - 1];
-      res.json({ items: page.map(itemView), nextCursor: items.length > query.limit && last ? encodeCursor(last) : null });
+      res.json({ items: page.map(itemView), nextCursor: items.length > query.limit && last ? encodeOpsCursor(last) : null });
     })
     .all(methodNotAllowed(['GET']));
 
@@ -165,22 +165,6 @@ function itemView(item: WorkItem) {
     leaseOwner: item.leaseOwner,
     updatedAt: item.updatedAt.toISOString(),
   };
-}
-
-const encodeCursor = (item: WorkItem) => Buffer.from(JSON.stringify([item.tenantId, item.paymentId]), 'utf8').toString('base64url');
-
-function decodeCursor(cursor: string): { tenantId: string; paymentId: string } {
-  try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(value) && value.length === 2 && value.every((part) => typeof part === 'string')) {
-      return { tenantId: value[0] as string, paymentId: value[1] as string };
-    }
-  } catch {
-    // Falls through to the 400 below.
-  }
-  throw new HttpProblem(400, 'validation-failed', 'The request is invalid', '1 problem(s) with the request', {
-    errors: [{ pointer: '#/query/cursor', detail: 'must be a cursor returned by a previous page' }],
-  });
 }
 
 function registerOpenApi(registry: OpenAPIRegistry): void {

@@ -1,8 +1,9 @@
 /** Wire schemas of the operator routes; the OpenAPI document is generated from them. */
 import { z } from 'zod';
 import '../openapi';
-import { PAYMENT_ID_PATTERN, TENANT_ID_PATTERN } from '../../domain/ids';
+import { isPaymentId, isTenantId, PAYMENT_ID_PATTERN, TENANT_ID_PATTERN } from '../../domain/ids';
 import { PaymentView } from '../payments/schemas';
+import { decodeCursorParts, encodeCursorParts, wholeNumberText } from '../analytics/list-params';
 
 export const OPS_PAGE_SIZE_MAX = 100;
 export const REASON_LENGTH_MAX = 500;
@@ -14,18 +15,34 @@ export const OpsPaymentParams = z.strictObject({
   id: z.string().regex(PAYMENT_ID_PATTERN, 'must be 1 to 64 characters of A-Z a-z 0-9 . _ ~ -').openapi({ param: { name: 'id', in: 'path' }, example: 'order-2026-0001' }),
 });
 
+export interface OpsCursor {
+  readonly tenantId: string;
+  readonly paymentId: string;
+}
+
+/** The last key of a page. Work-queue keys come from payment streams, so both parts always match the id patterns. */
+export const encodeOpsCursor = (key: OpsCursor) => encodeCursorParts([key.tenantId, key.paymentId]);
+
+const CURSOR_PROBLEM = 'must be a cursor returned by a previous page';
+
+/** Decoded while the query is parsed, so a bad cursor is listed with the other problems of the same request. */
+const OpsCursorText = z.string().transform((text, context): OpsCursor => {
+  const parts = text.length <= CURSOR_LENGTH_MAX ? decodeCursorParts(text, [isTenantId, isPaymentId]) : undefined;
+  if (parts === undefined) {
+    context.addIssue({ code: 'custom', message: CURSOR_PROBLEM });
+    return z.NEVER;
+  }
+  return { tenantId: parts[0]!, paymentId: parts[1]! };
+});
+
 export const OpsListQuery = z.strictObject({
   status: z
     .enum(['unknown', 'parked', 'submitted'], { error: 'must be one of unknown, parked, submitted' })
     .default('unknown')
     .describe('unknown: the bank outcome is unknown; parked: waiting for an operator in the work queue; submitted: still with the gateway'),
-  limit: z.coerce
-    .number({ error: `must be an integer from 1 to ${OPS_PAGE_SIZE_MAX}` })
-    .int(`must be an integer from 1 to ${OPS_PAGE_SIZE_MAX}`)
-    .min(1, `must be an integer from 1 to ${OPS_PAGE_SIZE_MAX}`)
-    .max(OPS_PAGE_SIZE_MAX, `must be an integer from 1 to ${OPS_PAGE_SIZE_MAX}`)
-    .default(50),
-  cursor: z.string().max(CURSOR_LENGTH_MAX).regex(/^[A-Za-z0-9_-]+$/, 'must be a cursor returned by a previous page').optional(),
+  // The same strict parser as the analyst lists: "1e1", "0x10" or " 1" are refused there too.
+  limit: wholeNumberText(1, OPS_PAGE_SIZE_MAX).default('50').transform(Number).describe(`Rows per page, 1 to ${OPS_PAGE_SIZE_MAX}`),
+  cursor: OpsCursorText.optional().describe('`nextCursor` of the previous page'),
 });
 
 export type OpsListQueryValue = z.infer<typeof OpsListQuery>;
