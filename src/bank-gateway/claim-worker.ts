@@ -155,7 +155,12 @@ export function createClaimWorker(deps: ClaimWorkerDeps) {
       try {
         ({ current, observation } = await record(claim, current, step as Parameters<typeof record>[2]));
       } catch (error) {
-        if (!isLostRace(error)) throw error;
+        if (isConflictingBankOutcome(error)) {
+          logger.error(
+            { tenantId: claim.item.tenantId, paymentId: claim.item.paymentId, details: error.details },
+            'the bank holds a second transfer for a final payment: an operator must have it reversed',
+          );
+        } else if (!isLostRace(error)) throw error;
         // Someone else (a cancel, another gateway, an operator) wrote first: start over from the stream.
         logger.info({ tenantId: claim.item.tenantId, paymentId: claim.item.paymentId, step: step.kind, reason: String(error) }, 'lost a race on the payment; reloading');
         current = (await load(claim))!;
@@ -184,6 +189,10 @@ export function createClaimWorker(deps: ClaimWorkerDeps) {
 }
 
 const NOTHING: Observation = { kind: 'nothing-yet' };
+
+function isConflictingBankOutcome(error: unknown): error is DomainError {
+  return error instanceof DomainError && error.code === 'conflicting_bank_outcome';
+}
 
 function isLostRace(error: unknown): boolean {
   if (error instanceof PreconditionFailedError) return true;

@@ -202,6 +202,25 @@ describe.each(sqlEngines())('competing gateways on %s', (engine) => {
     expect(await harness.transfersFor(id)).toHaveLength(1);
   });
 
+  it('when a zombie gets the answer of the bank after its successor parked the payment, then the answer is recorded: settled, one transfer', async () => {
+    // The bank holds the first request 1.5 s; the zombie's lease is 300 ms. Its successor,
+    // with a window already spent, finds nothing at the bank (still in flight) and parks.
+    await bank.setFaults({ latencyMs: 1_500 });
+    await harness.startGateway({ gatewayId: 'zombie', leaseMs: 300, bankTimeoutMs: 4_000 });
+    const id = newId('late-answer');
+    await harness.requestPayment(id);
+    await pause(150);
+    await harness.startGateway({ gatewayId: 'successor', leaseMs: 300, bankTimeoutMs: 4_000, retryWindowMs: 100 });
+    await harness.waitForStatus(id, ['unknown', 'settled'], 20_000);
+    const settled = await harness.waitForStatus(id, ['settled'], 20_000);
+    const transfers = await harness.transfersFor(id);
+    expect(transfers).toHaveLength(1);
+    expect(settled).toMatchObject({ status: 'settled', bankTransferId: transfers[0]!.id });
+    const types = await harness.eventTypes(id);
+    expect(types.indexOf('BankOutcomeUnknown')).toBeGreaterThan(0);
+    expect(types[types.length - 1]).toBe('PaymentSettled');
+  });
+
   it('when the bank holds a request, then no transaction of ours is open meanwhile', async () => {
     await bank.setFaults({ latencyMs: 800 });
     await harness.startGateway({ bankTimeoutMs: 3_000 });

@@ -75,7 +75,8 @@ export function createHttpBankClient(options: HttpBankClientOptions): BankClient
     return policy.execute(async ({ signal }) => {
       let response: globalThis.Response;
       try {
-        response = await fetch(`${options.baseUrl}${path}`, { ...init, signal, headers: { ...headers(options.apiKey), ...init.headers } });
+        // redirect 'manual': a redirect followed here would send the submission again inside this one call.
+        response = await fetch(`${options.baseUrl}${path}`, { ...init, signal, redirect: 'manual', headers: { ...headers(options.apiKey), ...init.headers } });
       } catch (error) {
         throw new RetryableBankError(`no answer: ${describeFetchError(error)}`);
       }

@@ -92,15 +92,34 @@ function recordAttemptFailure(command: Commands.RecordBankAttemptFailure, state:
   return [{ type: 'BankAttemptFailed', data: { attempt: command.data.attempt, error: command.data.error, failedAt: at(command.metadata) } }];
 }
 
+/**
+ * The bank's answer is a fact: it is recorded while the payment waits for it,
+ * and also after the gateway parked the payment as unknown (a late answer to a
+ * request still in flight), which saves the operator a reconciliation.
+ */
+function requireAwaitingOutcome(state: ExistingPaymentState, bankTransferId: string | null, action: string) {
+  if (state.status === 'submitted' || state.status === 'unknown') return state;
+  const recorded = state.status === 'settled' || state.status === 'rejected' ? state.bankTransferId : null;
+  if (bankTransferId !== null && recorded !== null && recorded !== bankTransferId) {
+    // Only a bank that forgot the idempotency key makes a second transfer: money moved twice and must be reversed.
+    throw new DomainError('conflict', 'conflicting_bank_outcome', `the payment is ${state.status} with bank transfer ${recorded}; the bank reports another, ${bankTransferId}`, {
+      paymentStatus: state.status,
+      recordedBankTransferId: recorded,
+      reportedBankTransferId: bankTransferId,
+    });
+  }
+  return requireSubmitted(state, action);
+}
+
 function settle(command: Commands.SettlePayment, state: ExistingPaymentState): PaymentEvent[] {
   if (state.status === 'settled' && state.bankTransferId === command.data.bankTransferId) return [];
-  requireSubmitted(state, 'settle');
+  requireAwaitingOutcome(state, command.data.bankTransferId, 'settle');
   return [{ type: 'PaymentSettled', data: { bankTransferId: command.data.bankTransferId, settledAt: at(command.metadata) } }];
 }
 
 function reject(command: Commands.RejectPayment, state: ExistingPaymentState): PaymentEvent[] {
   if (state.status === 'rejected' && state.bankTransferId === command.data.bankTransferId) return [];
-  requireSubmitted(state, 'reject');
+  requireAwaitingOutcome(state, command.data.bankTransferId, 'reject');
   const { reason, bankTransferId } = command.data;
   return [{ type: 'PaymentRejected', data: { reason, bankTransferId, rejectedAt: at(command.metadata) } }];
 }

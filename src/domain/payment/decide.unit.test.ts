@@ -160,8 +160,13 @@ describe('recording the bank outcome', () => {
     given(request()).when(settle()).thenRefused('payment_not_submitted');
   });
 
-  it('refuses a settlement with another transfer id once settled', () => {
-    given(request(), start(), settle()).when(settle('tr-2')).thenRefused('payment_not_submitted');
+  it('refuses a settlement with another transfer id once settled, naming both: the bank moved the money twice', () => {
+    given(request(), start(), settle()).when(settle('tr-2')).thenRefused('conflicting_bank_outcome', 'conflict');
+  });
+
+  it('records a late answer from the bank after the payment was parked as unknown', () => {
+    given(request(), start(), park).when(settle('tr-late')).then([{ type: 'PaymentSettled', data: { bankTransferId: 'tr-late' } }]);
+    given(request(), start(), park).when(reject).then([{ type: 'PaymentRejected', data: { reason: 'insufficient funds', bankTransferId: 'tr-9' } }]);
   });
 
   it('records a business rejection as a fact, not an error', () => {
