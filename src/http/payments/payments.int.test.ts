@@ -223,6 +223,13 @@ describe.each(sqlEngines())('payments API over HTTP on %s', (engine) => {
       expect(await api.store.readStream(paymentStreamName('acme' as TenantId, 'unstorable-cancel' as PaymentId))).toHaveLength(1);
     });
 
+    it('when another field has the wrong type, then the amount problems are listed as well', async () => {
+      const problem = await expectProblem(await put('every-problem', validPayment({ amount: '-1', reference: 5 })), 400, 'validation-failed', 'The request is invalid');
+      expect(problem.errors.map((error: { pointer: string }) => error.pointer).sort()).toEqual(['/amount', '/reference']);
+      const unknownCurrency = await expectProblem(await put('every-problem-2', { ...validPayment({ amount: '1', currency: 'XXX' }), creditor: undefined }), 400, 'validation-failed', 'The request is invalid');
+      expect(unknownCurrency.errors.map((error: { pointer: string }) => error.pointer).sort()).toEqual(['/creditor', '/currency']);
+    });
+
     it('when metadata uses the key __proto__, then 400 rather than a silently dropped entry', async () => {
       const rawBody = JSON.stringify(validPayment()).replace(/}$/, ',"metadata":{"__proto__":"x"}}');
       const response = await api.call('PUT', '/payments/proto-key', { key: KEYS.acme, rawBody, headers: { 'content-type': 'application/json' } });

@@ -48,11 +48,15 @@ export function paymentRequestSchema(amountMajorMax: number) {
         .refine((map) => Object.keys(map).length <= METADATA_ENTRIES_MAX, `at most ${METADATA_ENTRIES_MAX} entries`)
         .optional(),
     })
-    .superRefine((body, context) => {
-      if (!/^[A-Z]{3}$/.test(body.currency)) return;
-      const parsed = parseMoney(body.amount, body.currency, amountMajorMax);
-      if (!parsed.ok) context.addIssue({ code: 'custom', path: [parsed.problem.field], message: parsed.problem.message });
-    })
+    .superRefine(
+      (body, context) => {
+        if (!/^[A-Z]{3}$/.test(body.currency)) return;
+        const parsed = parseMoney(body.amount, body.currency, amountMajorMax);
+        if (!parsed.ok) context.addIssue({ code: 'custom', path: [parsed.problem.field], message: parsed.problem.message });
+      },
+      // Also when other fields are wrong: one answer lists every problem, the amount's too.
+      { when: ({ value }) => typeof (value as { amount?: unknown }).amount === 'string' && typeof (value as { currency?: unknown }).currency === 'string' },
+    )
     .openapi('PaymentRequest');
 }
 
