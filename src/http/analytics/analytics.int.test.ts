@@ -146,6 +146,74 @@ describe.each(sqlEngines())('analyst API on %s', (engine) => {
     expect(body.errors.map((error) => error.pointer).sort()).toEqual(['#/query/groupBy', '#/query/to']);
   });
 
+  const cursorOf = (parts: unknown[]) => Buffer.from(JSON.stringify(parts), 'utf8').toString('base64url');
+  const problems = async (response: Response) => ((await response.json()) as { errors: Array<{ pointer: string; detail: string }> }).errors;
+
+  it.each([
+    ['a number for the time', ['1', 'acme', 'x']],
+    ['a time Date.parse reads but is not ISO 8601', ['March 7', 'acme', 'x']],
+    ['a time PostgreSQL cannot hold', ['0000-01-01', 'acme', 'x']],
+    ['an ISO time in another spelling', ['2026-03-01T10:00:00Z', 'acme', 'x']],
+    ['a NUL character in the tenant', ['2026-01-01T00:00:00.000Z', 'acme\u0000', 'x']],
+    ['a part that is not a string', ['2026-01-01T00:00:00.000Z', 'acme', 7]],
+    ['a part too many', ['2026-01-01T00:00:00.000Z', 'acme', 'x', 'y']],
+  ])('when a list cursor holds %s, then 400 for JSON and for CSV, before any 200', async (_case, parts) => {
+    for (const accept of ['application/json', 'text/csv']) {
+      const response = await api.call(`/payments?cursor=${cursorOf(parts)}`, { key: KEYS.analyst, headers: { accept } });
+      expect(response.status).toBe(400);
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      expect(await problems(response)).toEqual([{ pointer: '#/query/cursor', detail: 'not a cursor this API gave out' }]);
+    }
+  });
+
+  it.each([
+    ['createdFrom', '0000-01-01'],
+    ['createdFrom', '0001-01-01T00:00:00%2B01:00'],
+    ['createdTo', '9999-12-31T23:59:59-14:00'],
+    ['createdTo', '1969-12-31T23:59:59Z'],
+  ])('when %s=%s is outside the years the API accepts, then 400 naming it and the allowed range', async (name, value) => {
+    const response = await api.call(`/payments?${name}=${value}`, { key: KEYS.analyst, headers: { accept: 'text/csv' } });
+    expect(response.status).toBe(400);
+    const [problem, ...others] = await problems(response);
+    expect(others).toEqual([]);
+    expect(problem).toEqual({ pointer: `#/query/${name}`, detail: expect.stringMatching(/1970-01-01.*9999-12-31/) });
+  });
+
+  it('when a date is not ISO 8601, then the detail says which forms are allowed, not just "Invalid input"', async () => {
+    const response = await api.call('/payments?createdFrom=yesterday&createdTo=2026-03-01T10:00Z', { key: KEYS.analyst });
+    const details = await problems(response);
+    expect(details.map((problem) => problem.pointer)).toEqual(['#/query/createdFrom', '#/query/createdTo']);
+    for (const { detail } of details) expect(detail).toMatch(/ISO 8601 date \(2026-03-01\) or date-time with offset/);
+  });
+
+  it('when a volume report spans years PostgreSQL cannot hold, then 400 naming from and to', async () => {
+    const response = await api.call('/reports/volume?from=0000-01-01&to=0000-12-31', { key: KEYS.analyst });
+    expect(response.status).toBe(400);
+    const details = await problems(response);
+    expect(details.map((problem) => problem.pointer)).toEqual(['#/query/from', '#/query/to']);
+    for (const { detail } of details) expect(detail).toMatch(/1970-01-01.*9999-12-31/);
+  });
+
+  it('when a volume report starts after today and has no to, then to is blamed as required', async () => {
+    const response = await api.call('/reports/volume?from=9999-12-31', { key: KEYS.analyst });
+    expect(response.status).toBe(400);
+    expect(await problems(response)).toEqual([{ pointer: '#/query/to', detail: expect.stringMatching(/^required/) }]);
+  });
+
+  it('when limit is negative, then its one problem is listed once', async () => {
+    const response = await api.call('/payments?limit=-1', { key: KEYS.analyst });
+    expect(response.status).toBe(400);
+    expect(await problems(response)).toEqual([{ pointer: '#/query/limit', detail: 'must be a whole number from 1 to 100000' }]);
+  });
+
+  it('when the parameters are invalid and a position is asked for, then 400 at once rather than after the read wait', async () => {
+    const started = Date.now();
+    const response = await api.call('/payments?limit=501&minPosition=99999999/0', { key: KEYS.analyst });
+    expect(response.status).toBe(400);
+    expect(Date.now() - started).toBeLessThan(300);
+    expect(await problems(response)).toEqual([{ pointer: '#/query/limit', detail: 'a JSON page has at most 500 rows' }]);
+  });
+
   it('when a client waits for a position the projection has not reached, then 503 after the bound; once it is reached, then 200 with the new payment', async () => {
     await api.projector.stop();
     const module = createPaymentsModule({ store: api.harness.store });

@@ -6,10 +6,11 @@
  */
 import { z } from 'zod';
 import { currencyExponent, isCurrencyCode } from '../../domain/money';
-import { TENANT_ID_PATTERN } from '../../domain/ids';
+import { isPaymentId, isTenantId, TENANT_ID_PATTERN } from '../../domain/ids';
 import { parsePosition, type GlobalPosition } from '../../event-store/port';
 import type { PaymentStatus } from '../../domain/payment';
 import { validationProblem, type FieldProblem } from '../problem';
+import { decodeCursorParts, encodeCursorParts, wholeNumberText } from './list-params';
 
 export const PAYMENT_STATUSES: readonly PaymentStatus[] = ['requested', 'submitted', 'settled', 'rejected', 'unknown', 'cancelled'];
 export const PAGE_ROWS_DEFAULT = 50;
@@ -22,16 +23,30 @@ export const REPORT_DAYS_DEFAULT = 31;
 export const GROUP_BY_DIMENSIONS = ['day', 'currency', 'status'] as const;
 export type GroupByDimension = (typeof GROUP_BY_DIMENSIONS)[number];
 
-const once = (schema: z.ZodType<unknown>) => z.union([schema, z.array(z.string())]).refine((value) => !Array.isArray(value), 'give this parameter once');
+/**
+ * Times the API takes, in UTC once the offset is applied. PostgreSQL has no year
+ * 0 and toISOString writes years past 9999 with six digits and a sign, which
+ * neither the formats here nor a cursor allow; no payment predates 1970.
+ */
+const TIME_MIN_MS = Date.UTC(1970, 0, 1);
+const TIME_MAX_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+const TIME_RANGE = 'from 1970-01-01 to 9999-12-31 (UTC)';
 
-const instant = z.union([z.iso.datetime({ offset: true }), z.iso.date()], { error: 'must be an ISO 8601 date (2026-03-01) or date-time with offset (2026-03-01T10:00:00Z)' });
-const day = z.iso.date({ error: 'must be a date such as 2026-03-01' });
+const asDate = (text: string) => new Date(text.length === 10 ? `${text}T00:00:00Z` : text);
+/** False for an invalid Date too: NaN compares false. */
+const inTimeRange = (date: Date) => date.getTime() >= TIME_MIN_MS && date.getTime() <= TIME_MAX_MS;
+/** Exactly as toISOString writes a time of the read model, the only form a cursor holds. */
+const isCursorTime = (text: string) => inTimeRange(new Date(text)) && new Date(text).toISOString() === text;
+
+const instant = z
+  .union([z.iso.datetime({ offset: true }), z.iso.date()], { error: `must be an ISO 8601 date (2026-03-01) or date-time with offset (2026-03-01T10:00:00Z), ${TIME_RANGE}` })
+  .refine((text) => inTimeRange(asDate(text)), `must be ${TIME_RANGE} once its offset is applied`);
+// abort: a day that is no date is one problem, not also out of range.
+const day = z.iso.date({ error: `must be a date such as 2026-03-01, ${TIME_RANGE}`, abort: true }).refine((text) => inTimeRange(asDate(text)), `must be a date ${TIME_RANGE}`);
 const statusList = z.string().refine((text) => text.split(',').every((status) => (PAYMENT_STATUSES as readonly string[]).includes(status)), `must be one or more of ${PAYMENT_STATUSES.join(', ')}, comma-separated`);
 const currency = z.string().refine(isCurrencyCode, 'must be an ISO 4217 currency code such as EUR');
 const decimal = z.string().regex(/^(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?$/, 'must be a decimal string such as "125.50"');
 const position = z.string().refine((text) => parsePosition(text) !== undefined, 'must be a log position "commit/prepare" as in X-Log-Position');
-const integerText = (min: number, max: number) =>
-  z.string().regex(/^[0-9]{1,9}$/, 'must be a whole number').refine((text) => Number(text) >= min && Number(text) <= max, `must be between ${min} and ${max}`);
 
 /** Documented in the OpenAPI document and used to check each parameter. */
 export const PaymentsQueryShape = {
@@ -42,7 +57,7 @@ export const PaymentsQueryShape = {
   createdTo: instant.optional().describe('Exclusive; a date means its start (UTC)'),
   minAmount: decimal.optional().describe('Inclusive, in the currency given by `currency` (required with it)'),
   maxAmount: decimal.optional().describe('Inclusive, in the currency given by `currency` (required with it)'),
-  limit: integerText(1, CSV_ROWS_MAX).optional().describe(`Rows per page (JSON: default ${PAGE_ROWS_DEFAULT}, at most ${PAGE_ROWS_MAX}); CSV: rows in the export, at most ${CSV_ROWS_MAX}`),
+  limit: wholeNumberText(1, CSV_ROWS_MAX).optional().describe(`Rows per page (JSON: default ${PAGE_ROWS_DEFAULT}, at most ${PAGE_ROWS_MAX}); CSV: rows in the export, at most ${CSV_ROWS_MAX}`),
   cursor: z.string().max(512).optional().describe('`nextCursor` of the previous page'),
   minPosition: position.optional().describe('Wait (bounded) until the read model has reached this log position'),
 };
@@ -90,7 +105,11 @@ export interface VolumeFilter {
 
 type Shape = Record<string, z.ZodType<unknown>>;
 
-/** Each parameter on its own, so one bad parameter never hides another's problem. */
+/**
+ * Each parameter on its own, so one bad parameter never hides another's problem.
+ * A repeated one is refused before its schema runs rather than wrapped in a
+ * union, which would replace the schema's own message with "Invalid input".
+ */
 function parseEach(shape: Shape, query: Record<string, unknown>, problems: FieldProblem[]): Record<string, string | undefined> {
   const values: Record<string, string | undefined> = {};
   for (const name of Object.keys(query)) {
@@ -98,7 +117,11 @@ function parseEach(shape: Shape, query: Record<string, unknown>, problems: Field
   }
   for (const [name, schema] of Object.entries(shape)) {
     const raw = query[name];
-    const result = once(schema).safeParse(raw === '' ? undefined : raw);
+    if (Array.isArray(raw)) {
+      problems.push({ pointer: `#/query/${name}`, detail: 'give this parameter once' });
+      continue;
+    }
+    const result = schema.safeParse(raw === '' ? undefined : raw);
     if (result.success) values[name] = result.data as string | undefined;
     else problems.push(...result.error.issues.map((issue) => ({ pointer: `#/query/${name}`, detail: issue.message })));
   }
@@ -121,51 +144,58 @@ function amountMinor(text: string | undefined, currencyCode: string | undefined,
   return BigInt(whole) * 10n ** BigInt(exponent) + BigInt(fraction.padEnd(exponent, '0') || '0');
 }
 
-export function encodeCursor(cursor: PaymentsCursor): string {
-  return Buffer.from(JSON.stringify([cursor.createdAt, cursor.tenantId, cursor.paymentId]), 'utf8').toString('base64url');
-}
+export const encodeCursor = (cursor: PaymentsCursor): string => encodeCursorParts([cursor.createdAt, cursor.tenantId, cursor.paymentId]);
 
+/** A cursor is opaque, so any damage reads the same. */
 function decodeCursor(text: string | undefined, problems: FieldProblem[]): PaymentsCursor | undefined {
   if (text === undefined) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    if (Array.isArray(parsed) && parsed.length === 3 && parsed.every((part) => typeof part === 'string') && !Number.isNaN(Date.parse(parsed[0] as string))) {
-      const [createdAt, tenantId, paymentId] = parsed as [string, string, string];
-      return { createdAt, tenantId, paymentId };
-    }
-  } catch {
-    // Falls through to the problem below: a cursor is opaque, so any damage reads the same.
-  }
+  const parts = decodeCursorParts(text, [isCursorTime, isTenantId, isPaymentId]);
+  if (parts) return { createdAt: parts[0]!, tenantId: parts[1]!, paymentId: parts[2]! };
   problems.push({ pointer: '#/query/cursor', detail: 'not a cursor this API gave out' });
   return undefined;
 }
 
-const asDate = (text: string | undefined) => (text === undefined ? undefined : new Date(text.length === 10 ? `${text}T00:00:00Z` : text));
+const optionalDate = (text: string | undefined) => (text === undefined ? undefined : asDate(text));
 const asStatuses = (text: string | undefined) => text?.split(',') as PaymentStatus[] | undefined;
 
-export function parsePaymentsQuery(query: Record<string, unknown>): PaymentsFilter {
+/**
+ * `format` decides the largest `limit`: a JSON page is held in memory, a CSV
+ * export is streamed. Checked here with the rest, so a request is refused
+ * whole before it waits for a position or sends a 200.
+ */
+export function parsePaymentsQuery(query: Record<string, unknown>, format: 'json' | 'csv' = 'json'): PaymentsFilter {
   const problems: FieldProblem[] = [];
   const values = parseEach(PaymentsQueryShape, query, problems);
   const filter: PaymentsFilter = {
     statuses: asStatuses(values['status']),
     currency: values['currency'],
     tenant: values['tenant'],
-    createdFrom: asDate(values['createdFrom']),
-    createdTo: asDate(values['createdTo']),
+    createdFrom: optionalDate(values['createdFrom']),
+    createdTo: optionalDate(values['createdTo']),
     minAmountMinor: amountMinor(values['minAmount'], values['currency'], 'minAmount', problems),
     maxAmountMinor: amountMinor(values['maxAmount'], values['currency'], 'maxAmount', problems),
     limit: values['limit'] === undefined ? undefined : Number(values['limit']),
     cursor: decodeCursor(values['cursor'], problems),
     minPosition: values['minPosition'] === undefined ? undefined : parsePosition(values['minPosition']),
   };
+  problems.push(...paymentsCrossProblems(filter, format));
+  if (problems.length > 0) throw validationProblem(problems, 'Invalid filters');
+  return filter;
+}
+
+/** Problems between parameters, or of one parameter in this format. */
+function paymentsCrossProblems(filter: PaymentsFilter, format: 'json' | 'csv'): FieldProblem[] {
+  const problems: FieldProblem[] = [];
   if (filter.createdFrom && filter.createdTo && filter.createdFrom >= filter.createdTo) {
     problems.push({ pointer: '#/query/createdTo', detail: 'must be after createdFrom' });
   }
   if (filter.minAmountMinor !== undefined && filter.maxAmountMinor !== undefined && filter.minAmountMinor > filter.maxAmountMinor) {
     problems.push({ pointer: '#/query/maxAmount', detail: 'must not be below minAmount' });
   }
-  if (problems.length > 0) throw validationProblem(problems, 'Invalid filters');
-  return filter;
+  if (format === 'json' && filter.limit !== undefined && filter.limit > PAGE_ROWS_MAX) {
+    problems.push({ pointer: '#/query/limit', detail: `a JSON page has at most ${PAGE_ROWS_MAX} rows` });
+  }
+  return problems;
 }
 
 export function parseVolumeQuery(query: Record<string, unknown>, today: string): VolumeFilter {
@@ -173,9 +203,10 @@ export function parseVolumeQuery(query: Record<string, unknown>, today: string):
   const values = parseEach(VolumeQueryShape, query, problems);
   const to = values['to'] ?? today;
   const from = values['from'] ?? new Date(Date.parse(`${to}T00:00:00Z`) - (REPORT_DAYS_DEFAULT - 1) * 86_400_000).toISOString().slice(0, 10);
-  const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000 + 1;
-  if (days < 1) problems.push({ pointer: '#/query/to', detail: 'must not be before from' });
-  else if (days > REPORT_DAYS_MAX) problems.push({ pointer: '#/query/from', detail: `a report spans at most ${REPORT_DAYS_MAX} days` });
+  // A bad from or to has its own problem already; a span computed from its default would only blame the wrong parameter.
+  if (!problems.some((problem) => problem.pointer === '#/query/from' || problem.pointer === '#/query/to')) {
+    problems.push(...spanProblems(from, to, values['to'] === undefined ? today : undefined));
+  }
   if (problems.length > 0) throw validationProblem(problems, 'Invalid filters');
   const groupBy = [...new Set((values['groupBy'] ?? 'day').split(',') as GroupByDimension[])];
   return {
@@ -186,4 +217,14 @@ export function parseVolumeQuery(query: Record<string, unknown>, today: string):
     statuses: asStatuses(values['status']),
     minPosition: values['minPosition'] === undefined ? undefined : parsePosition(values['minPosition']),
   };
+}
+
+/** `defaultedTo` is today when `to` was left out: a from after it then needs a to, and the detail says so. */
+function spanProblems(from: string, to: string, defaultedTo: string | undefined): FieldProblem[] {
+  const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000 + 1;
+  if (days < 1) {
+    return [{ pointer: '#/query/to', detail: defaultedTo === undefined ? 'must not be before from' : `required when from is after today (${defaultedTo}), its default` }];
+  }
+  if (days > REPORT_DAYS_MAX) return [{ pointer: '#/query/from', detail: `a report spans at most ${REPORT_DAYS_MAX} days` }];
+  return [];
 }

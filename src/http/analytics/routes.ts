@@ -18,7 +18,6 @@ import {
   CSV_ROWS_MAX,
   encodeCursor,
   PAGE_ROWS_DEFAULT,
-  PAGE_ROWS_MAX,
   parsePaymentsQuery,
   parseVolumeQuery,
   PaymentsQueryShape,
@@ -56,12 +55,12 @@ export function createAnalyticsRouter(options: AnalyticsRouterOptions): Router {
   router
     .route('/payments')
     .get(requireRole('client', 'analyst', 'operator', 'supervisor'), async (req, res) => {
-      const filter = scopeToPrincipal(parsePaymentsQuery(req.query as Record<string, unknown>), res);
+      // Every check before the wait for a position and before a CSV's 200.
       const format = negotiate(req);
+      const filter = scopeToPrincipal(parsePaymentsQuery(req.query as Record<string, unknown>, format), res);
       await announceFreshness(req, res, options, 'payments', filter.minPosition);
       if (format === 'csv') return streamPaymentsCsv(res, options.database, filter);
       const limit = filter.limit ?? PAGE_ROWS_DEFAULT;
-      if (limit > PAGE_ROWS_MAX) throw validationProblem([{ pointer: '#/query/limit', detail: `a JSON page has at most ${PAGE_ROWS_MAX} rows` }], 'Invalid filters');
       const rows = await selectPayments(options.database, filter, filter.cursor, limit + 1);
       const page = rows.slice(0, limit);
       const nextCursor = rows.length > limit ? encodeCursor(cursorOf(page[page.length - 1]!)) : null;
