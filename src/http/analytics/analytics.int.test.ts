@@ -5,6 +5,10 @@ import type { PaymentId, TenantId } from '../../domain/ids';
 import type { CurrencyCode } from '../../domain/money';
 import { formatPosition } from '../../event-store/port';
 import { createProjector } from '../../projections/projector';
+import { PAYMENTS_TABLE } from '../../projections/read-models/payments';
+import type { SqlClient } from '../../db/database';
+import { createApiServer } from '../server';
+import { createAnalyticsRouter } from './routes';
 import { startAnalyticsApi, type AnalyticsApi } from '../../projections/testing/api';
 import { FINAL_STATUS, runMixedWorkload, writePayment, type WorkloadPayment } from '../../projections/testing/workload';
 
@@ -212,6 +216,37 @@ describe.each(sqlEngines())('analyst API on %s', (engine) => {
     expect(response.status).toBe(400);
     expect(Date.now() - started).toBeLessThan(300);
     expect(await problems(response)).toEqual([{ pointer: '#/query/limit', detail: 'a JSON page has at most 500 rows' }]);
+  });
+
+  it('when the database fails during a CSV export, then a 500 problem before the first row is read, and a failed transfer after it', async () => {
+    let failFromRead = 1;
+    let reads = 0;
+    const database: SqlClient = {
+      query: async <Row>(text: string, params?: readonly unknown[]) => {
+        if (text.includes(PAYMENTS_TABLE) && (reads += 1) >= failFromRead) throw new Error('connection to the read models lost');
+        return api.harness.database.query<Row>(text, params);
+      },
+    };
+    const server = createApiServer({
+      store: api.harness.store,
+      logger: api.harness.logger,
+      apiKeys: undefined,
+      amountMajorMax: 1_000_000,
+      bodyBytesMax: 65_536,
+      extraRouters: ({ registry }) => ({ routers: [createAnalyticsRouter({ database, freshness: api.projector.freshness, registry, readWaitMsMax: 300, csvPageRows: 5 })] }),
+    });
+    const { url } = await server.listen(0, '127.0.0.1');
+    const csv = () => fetch(`${url}/payments`, { headers: { authorization: `Bearer ${KEYS.analyst}`, accept: 'text/csv' } });
+    try {
+      const before = await csv();
+      expect(before.status).toBe(500);
+      expect(before.headers.get('content-type')).toContain('application/problem+json');
+      [failFromRead, reads] = [3, 0];
+      // The 200 may not even reach the client before the cut; either way the transfer must fail, never end as if whole.
+      await expect(csv().then((response) => response.text())).rejects.toThrow();
+    } finally {
+      await server.close();
+    }
   });
 
   it('when a client waits for a position the projection has not reached, then 503 after the bound; once it is reached, then 200 with the new payment', async () => {

@@ -4,7 +4,7 @@
  * memory whole and a slow client slows the reads instead of filling a buffer.
  */
 import { once } from 'node:events';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 
 /**
  * Quotes when needed (RFC 4180). A cell a spreadsheet would read as a formula
@@ -20,7 +20,7 @@ export function csvCell(value: unknown): string {
 
 export const csvLine = (cells: readonly unknown[]) => `${cells.map(csvCell).join(',')}\r\n`;
 
-export function startCsv(res: Response, filename: string, header: readonly string[]): void {
+function startCsv(res: Response, filename: string, header: readonly string[]): void {
   res.status(200);
   res.setHeader('Content-Type', 'text/csv; charset=utf-8');
   res.setHeader('Content-Disposition', `attachment; filename="${filename}"`);
@@ -34,4 +34,23 @@ export async function writeCsv(res: Response, chunk: string): Promise<boolean> {
     await Promise.race([once(res, 'drain'), once(res, 'close')]);
   }
   return !res.destroyed;
+}
+
+/**
+ * Sends `chunks` as a CSV attachment. The first chunk is read before the 200 is
+ * sent, so a read that fails at once still gets an error answer. Once the 200 is
+ * out, a failed read destroys the response: the client then sees a failed
+ * transfer, where an ended one would pass for a complete file.
+ */
+export async function streamCsv(req: Request, res: Response, filename: string, header: readonly string[], chunks: AsyncIterable<string> | Iterable<string>): Promise<void> {
+  const iterator = Symbol.asyncIterator in chunks ? chunks[Symbol.asyncIterator]() : chunks[Symbol.iterator]();
+  let next = await iterator.next();
+  startCsv(res, filename, header);
+  try {
+    for (; !next.done; next = await iterator.next()) if (!(await writeCsv(res, next.value))) return;
+    res.end();
+  } catch (error) {
+    req.log?.error({ err: error }, 'CSV export failed after its 200: response destroyed');
+    res.destroy();
+  }
 }

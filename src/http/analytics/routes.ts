@@ -13,7 +13,7 @@ import type { Freshness, ProjectionFreshness } from '../../projections/freshness
 import { principalFrom, requireRole } from '../auth';
 import { problemResponse, type OpenAPIRegistry } from '../openapi';
 import { HttpProblem, methodNotAllowed, validationProblem } from '../problem';
-import { csvLine, startCsv, writeCsv } from './csv';
+import { csvLine, streamCsv } from './csv';
 import {
   CSV_ROWS_MAX,
   encodeCursor,
@@ -45,6 +45,8 @@ export interface AnalyticsRouterOptions {
   /** Longest a request may wait for a projection to reach the position it asked for. */
   readonly readWaitMsMax: number;
   readonly today?: () => string;
+  /** Rows read per query while streaming a CSV export; CSV_PAGE_ROWS unless a test needs several pages. */
+  readonly csvPageRows?: number;
 }
 
 export function createAnalyticsRouter(options: AnalyticsRouterOptions): Router {
@@ -59,7 +61,7 @@ export function createAnalyticsRouter(options: AnalyticsRouterOptions): Router {
       const format = negotiate(req);
       const filter = scopeToPrincipal(parsePaymentsQuery(req.query as Record<string, unknown>, format), res);
       await announceFreshness(req, res, options, 'payments', filter.minPosition);
-      if (format === 'csv') return streamPaymentsCsv(res, options.database, filter);
+      if (format === 'csv') return streamCsv(req, res, 'payments.csv', CSV_COLUMNS, paymentsCsvChunks(options, filter));
       const limit = filter.limit ?? PAGE_ROWS_DEFAULT;
       const rows = await selectPayments(options.database, filter, filter.cursor, limit + 1);
       const page = rows.slice(0, limit);
@@ -80,9 +82,8 @@ export function createAnalyticsRouter(options: AnalyticsRouterOptions): Router {
         return;
       }
       const columns = [...(filter.groupBy.includes('day') ? ['day'] : []), ...(filter.groupBy.includes('status') ? ['status'] : []), 'currency', 'count', 'amount'];
-      startCsv(res, 'volume.csv', columns);
-      for (const row of rows) if (!(await writeCsv(res, csvLine(columns.map((column) => (row as unknown as Record<string, unknown>)[column]))))) return;
-      res.end();
+      const lines = rows.map((row) => csvLine(columns.map((column) => (row as unknown as Record<string, unknown>)[column])));
+      await streamCsv(req, res, 'volume.csv', columns, lines);
     })
     .all(methodNotAllowed(['GET']));
 
@@ -149,18 +150,17 @@ const csvCells = (item: PaymentItem) => [
   item.reference, item.createdAt, item.updatedAt, item.bankTransferId, item.attempts,
 ];
 
-async function streamPaymentsCsv(res: Response, database: SqlClient, filter: PaymentsFilter): Promise<void> {
+/** The export's lines, one chunk per page read. */
+async function* paymentsCsvChunks(options: AnalyticsRouterOptions, filter: PaymentsFilter): AsyncGenerator<string> {
   let remaining = Math.min(filter.limit ?? CSV_ROWS_MAX, CSV_ROWS_MAX);
   let after = filter.cursor;
-  startCsv(res, 'payments.csv', CSV_COLUMNS);
   while (remaining > 0) {
-    const rows = await selectPayments(database, filter, after, Math.min(CSV_PAGE_ROWS, remaining));
-    if (rows.length === 0) break;
-    if (!(await writeCsv(res, rows.map((row) => csvLine(csvCells(paymentItem(row)))).join('')))) return;
+    const rows = await selectPayments(options.database, filter, after, Math.min(options.csvPageRows ?? CSV_PAGE_ROWS, remaining));
+    if (rows.length === 0) return;
+    yield rows.map((row) => csvLine(csvCells(paymentItem(row)))).join('');
     remaining -= rows.length;
     after = cursorOf(rows[rows.length - 1]!);
   }
-  res.end();
 }
 
 function nextLink(req: Request, cursor: string): string {
