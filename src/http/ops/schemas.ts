@@ -1,8 +1,8 @@
 /** Wire schemas of the operator routes; the OpenAPI document is generated from them. */
 import { z } from 'zod';
 import '../openapi';
-import { isPaymentId, isTenantId, PAYMENT_ID_PATTERN, TENANT_ID_PATTERN } from '../../domain/ids';
-import { PaymentView } from '../payments/schemas';
+import { isPaymentId, isTenantId, TENANT_ID_PATTERN } from '../../domain/ids';
+import { PaymentIdString, PaymentView } from '../payments/schemas';
 import { decodeCursorParts, encodeCursorParts, wholeNumberText } from '../analytics/list-params';
 
 export const OPS_PAGE_SIZE_MAX = 100;
@@ -12,7 +12,7 @@ const CURSOR_LENGTH_MAX = 400;
 
 export const OpsPaymentParams = z.strictObject({
   tenant: z.string().regex(TENANT_ID_PATTERN, 'must be 1 to 64 characters of A-Z a-z 0-9 . _ ~ -').openapi({ param: { name: 'tenant', in: 'path' }, example: 'acme' }),
-  id: z.string().regex(PAYMENT_ID_PATTERN, 'must be 1 to 64 characters of A-Z a-z 0-9 . _ ~ -').openapi({ param: { name: 'id', in: 'path' }, example: 'order-2026-0001' }),
+  id: PaymentIdString.openapi({ param: { name: 'id', in: 'path' }, example: 'order-2026-0001' }),
 });
 
 export interface OpsCursor {

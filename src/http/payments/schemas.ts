@@ -6,6 +6,8 @@ import { parseMoney } from '../../domain/money';
 import { PAYMENT_ID_PATTERN } from '../../domain/ids';
 
 export const REFERENCE_LENGTH_MAX = 140;
+
+const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object';
 export const METADATA_ENTRIES_MAX = 20;
 export const METADATA_KEY_LENGTH_MAX = 40;
 export const METADATA_VALUE_LENGTH_MAX = 500;
@@ -55,7 +57,7 @@ export function paymentRequestSchema(amountMajorMax: number) {
         if (!parsed.ok) context.addIssue({ code: 'custom', path: [parsed.problem.field], message: parsed.problem.message });
       },
       // Also when other fields are wrong: one answer lists every problem, the amount's too.
-      { when: ({ value }) => typeof (value as { amount?: unknown }).amount === 'string' && typeof (value as { currency?: unknown }).currency === 'string' },
+      { when: ({ value }) => isObject(value) && typeof value['amount'] === 'string' && typeof value['currency'] === 'string' },
     )
     .openapi('PaymentRequest');
 }
