@@ -4,6 +4,7 @@
  */
 import express, { Router } from 'express';
 import { getAbsoluteFSPath } from 'swagger-ui-dist';
+import { methodNotAllowed } from './problem';
 
 const DOCS_PAGE = `<!doctype html>
 <html lang="en">
@@ -29,5 +30,6 @@ export function createDocsRouter(document: () => object): Router {
     res.type('application/javascript').send(INIT_SCRIPT);
   });
   router.use('/docs/assets', express.static(getAbsoluteFSPath(), { index: false, maxAge: '1h' }));
+  router.all(['/openapi.json', '/docs', '/docs/init.js'], methodNotAllowed(['GET', 'HEAD']));
   return router;
 }

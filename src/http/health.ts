@@ -4,6 +4,7 @@
  * projector) reports itself healthy, with its lag and details for operators.
  */
 import { Router } from 'express';
+import { methodNotAllowed } from './problem';
 
 export interface ReadinessReport {
   readonly healthy: boolean;
@@ -36,5 +37,7 @@ export function createHealthRouter(checks: ReadonlyMap<string, ReadinessCheck>):
     const healthy = entries.every(([, report]) => report.healthy);
     res.status(healthy ? 200 : 503).json({ status: healthy ? 'ready' : 'not_ready', checks: Object.fromEntries(entries) });
   });
+  // Public routes answer a wrong method themselves: past them every request needs a key.
+  router.all(['/health/live', '/health/ready'], methodNotAllowed(['GET', 'HEAD']));
   return router;
 }

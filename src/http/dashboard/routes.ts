@@ -7,6 +7,7 @@
 import { dirname, join } from 'node:path';
 import { Router, type Response } from 'express';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './assets';
+import { methodNotAllowed } from '../problem';
 
 /** Scripts and styles from this origin only: no inline script can run even if data were ever rendered as HTML. */
 const CONTENT_SECURITY_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -34,5 +35,6 @@ export function createDashboardRouter(): Router {
   router.get('/dashboard/chart.umd.js', (_req, res, next) => {
     secure(res).type('application/javascript').sendFile(CHART_JS_PATH, { maxAge: '1h' }, (error) => error && next(error));
   });
+  router.all(['/dashboard', '/dashboard/dashboard.js', '/dashboard/dashboard.css', '/dashboard/chart.umd.js'], methodNotAllowed(['GET', 'HEAD']));
   return router;
 }

@@ -393,6 +393,16 @@ describe.each(sqlEngines())('payments API over HTTP on %s', (engine) => {
       expect(head.toLowerCase()).toContain(`content-type: ${PROBLEM}`);
     });
 
+    it.each([
+      ['POST', '/health/live'],
+      ['DELETE', '/openapi.json'],
+      ['POST', '/docs'],
+    ])('when a public route gets the wrong method (%s %s), then 405 with Allow, without asking for a key', async (method, path) => {
+      const response = await api.call(method, path);
+      await expectProblem(response, 405, 'method-not-allowed', 'Method not allowed');
+      expect(response.headers.get('allow')).toBe('GET, HEAD');
+    });
+
     it('when a route is unknown or the method wrong, then 404 and 405 problems, the 405 with Allow', async () => {
       await expectProblem(await api.call('GET', '/nowhere', { key: KEYS.acme }), 404, 'not-found', 'Not found');
       const wrongMethod = await api.call('DELETE', '/payments/x', { key: KEYS.acme });
