@@ -311,6 +311,13 @@ describe.each(sqlEngines())('payments API over HTTP on %s', (engine) => {
       expect(await expectPaymentRepresentation(read)).toEqual(cancelled);
     });
 
+    it('when If-Match carries a weak ETag, even of the current revision, then 412 and nothing is written (strong comparison)', async () => {
+      expect((await put('cancel-weak', validPayment())).status).toBe(201);
+      const response = await api.call('POST', '/payments/cancel-weak/cancel', { key: KEYS.acme, body: { reason: 'r' }, headers: { 'if-match': 'W/"0"' } });
+      await expectProblem(response, 412, 'precondition-failed', 'Precondition failed');
+      expect(await api.store.readStream(paymentStreamName('acme' as TenantId, 'cancel-weak' as PaymentId))).toHaveLength(1);
+    });
+
     it('when If-Match carries a stale ETag, then 412 and nothing is written', async () => {
       await put('cancel-stale', validPayment());
       const response = await api.call('POST', '/payments/cancel-stale/cancel', { key: KEYS.acme, body: { reason: 'r' }, headers: { 'if-match': '"5"' } });

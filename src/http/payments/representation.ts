@@ -30,14 +30,15 @@ export function paymentView(state: ExistingPaymentState, revision: number): Paym
 /** Strong ETag: the representation is a pure function of the stream revision. */
 export const etagOf = (revision: number) => `"${revision}"`;
 
-/** If-Match / If-None-Match values: `*` or a list of entity tags. */
-export function parseEntityTags(header: string | undefined): { any: boolean; revisions: number[] } | undefined {
+/**
+ * If-Match / If-None-Match values: `*` or a list of entity tags. `weak` says a
+ * weak tag (W/"3") was among them: If-None-Match compares weakly and counts it,
+ * If-Match compares strongly and must not.
+ */
+export function parseEntityTags(header: string | undefined): { any: boolean; revisions: number[]; weak: boolean } | undefined {
   if (header === undefined) return undefined;
-  if (header.trim() === '*') return { any: true, revisions: [] };
-  const revisions = header
-    .split(',')
-    .map((tag) => /^\s*(?:W\/)?"(\d{1,15})"\s*$/.exec(tag)?.[1])
-    .filter((value): value is string => value !== undefined)
-    .map(Number);
-  return { any: false, revisions };
+  if (header.trim() === '*') return { any: true, revisions: [], weak: false };
+  const tags = header.split(',').map((tag) => /^\s*(W\/)?"(\d{1,15})"\s*$/.exec(tag));
+  const revisions = tags.filter((match) => match !== null).map((match) => Number(match[2]));
+  return { any: false, revisions, weak: tags.some((match) => match?.[1] !== undefined) };
 }

@@ -14,6 +14,7 @@ import { commandMetadata, principalFrom, requireRole } from '../auth';
 import { HttpProblem, methodNotAllowed } from '../problem';
 import { problemResponse, type OpenAPIRegistry } from '../openapi';
 import { parseRequestParts } from '../validation';
+import { PreconditionFailedError } from '../../application/errors';
 import { CancelRequest, PaymentIdParam, PaymentView, paymentRequestSchema, type PaymentRequestBody } from './schemas';
 import { etagOf, parseEntityTags, paymentView } from './representation';
 
@@ -73,6 +74,8 @@ export function createPaymentsRouter(options: PaymentsRouterOptions): Router {
       });
       const tenantId = tenantFor(req, res);
       const ifMatch = parseEntityTags(req.get('if-match'));
+      // If-Match compares strongly (RFC 9110, 13.1.1): a weak tag never matches, so nothing is written.
+      if (ifMatch?.weak) throw new PreconditionFailedError('If-Match needs a strong entity tag such as "3"; a weak one never matches', undefined);
       if (ifMatch && !ifMatch.any && ifMatch.revisions.length !== 1) {
         throw new HttpProblem(400, 'validation-failed', 'The request is invalid', 'If-Match takes one entity tag', { errors: [{ pointer: '#/header/if-match', detail: 'must be one entity tag such as "3"' }] });
       }
