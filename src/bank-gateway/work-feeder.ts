@@ -10,25 +10,18 @@
  */
 import type { Database, SqlClient } from '../db/database';
 import { PAYMENT_STREAM_PREFIX, parsePaymentStreamName } from '../domain/ids';
-import type { PaymentEventType } from '../domain/payment';
+import { PAYMENT_EVENT_TYPES, type PaymentEventType } from '../domain/payment';
 import { comparePositions, START, type AllSubscription, type EventStore, type GlobalPosition, type RecordedEvent } from '../event-store/port';
 import type { Logger } from '../logging';
 import { WORK_CHECKPOINT_TABLE, WORK_TABLE } from './work-queue';
 
 export const FEEDER_CHECKPOINT_NAME = 'bank-gateway-feeder';
 
-/** Events that change what the gateway must do for a payment. */
-const FED_EVENT_TYPES: readonly PaymentEventType[] = [
-  'PaymentRequested',
-  'PaymentCancelled',
-  'BankSubmissionStarted',
-  'BankAttemptFailed',
-  'PaymentSettled',
-  'PaymentRejected',
-  'BankOutcomeUnknown',
-  'OperatorRetryRequested',
-  'PaymentResolvedByOperator',
-];
+/**
+ * Every payment event changes what the gateway must do for the payment; the
+ * list still filters, so an event of another kind on a payment stream is not fed.
+ */
+const FED_EVENT_TYPES = PAYMENT_EVENT_TYPES;
 
 export interface FeederOptions {
   readonly store: EventStore;
