@@ -16,7 +16,7 @@ import { DEMO_API_KEYS } from './http/auth';
 import { prepareStaffRoutes } from './http/compose';
 import type { ReadinessCheck } from './http/health';
 import { acceptedApiKeys } from './http/auth';
-import { createApiServer } from './http/server';
+import { apiSettingsFrom, createApiServer } from './http/server';
 import { runProcess } from './processes/run';
 import { readProjectorConfig } from './projections/config';
 import { createProjector, type Projector } from './projections/projector';
@@ -85,10 +85,7 @@ void runProcess('paystream', async (logger) => {
       store: stores.store,
       payments,
       logger,
-      apiKeys: core.apiKeys,
-      amountMajorMax: core.amountMajorMax,
-      bodyBytesMax: core.bodyBytesMax,
-      rateLimitPerMinute: core.rateLimitPerMinute,
+      ...apiSettingsFrom(core),
       extraRouters,
       readinessChecks: checks,
     });

@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Router } from 'express';
-import type { ApiKeysSetting } from '../config/core';
+import type { ApiKeysSetting, CoreConfig } from '../config/core';
 import { createPaymentsModule, type PaymentsModule } from '../application/payments';
 import type { EventStore } from '../event-store/port';
 import type { Logger } from '../logging';
@@ -38,6 +38,11 @@ export interface ApiServer {
   readonly payments: PaymentsModule;
   listen(port: number, host: string): Promise<{ url: string; server: Server }>;
   close(): Promise<void>;
+}
+
+/** The API's settings that come straight from the core configuration, the same in every process that serves it. */
+export function apiSettingsFrom(core: Pick<CoreConfig, 'apiKeys' | 'amountMajorMax' | 'bodyBytesMax' | 'rateLimitPerMinute'>) {
+  return { apiKeys: core.apiKeys, amountMajorMax: core.amountMajorMax, bodyBytesMax: core.bodyBytesMax, rateLimitPerMinute: core.rateLimitPerMinute };
 }
 
 export function createApiServer(options: ApiServerOptions): ApiServer {

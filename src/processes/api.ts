@@ -4,7 +4,7 @@ import { loadConfig, readCoreConfig } from '../config';
 import { openStores } from '../event-store/open';
 import { acceptedApiKeys } from '../http/auth';
 import { prepareStaffRoutes } from '../http/compose';
-import { createApiServer } from '../http/server';
+import { apiSettingsFrom, createApiServer } from '../http/server';
 import { runProcess } from './run';
 
 void runProcess('paystream-api', async (logger) => {
@@ -17,10 +17,7 @@ void runProcess('paystream-api', async (logger) => {
   const api = createApiServer({
     store: stores.store,
     logger,
-    apiKeys: core.apiKeys,
-    amountMajorMax: core.amountMajorMax,
-    bodyBytesMax: core.bodyBytesMax,
-    rateLimitPerMinute: core.rateLimitPerMinute,
+    ...apiSettingsFrom(core),
     extraRouters,
   });
   const { url } = await api.listen(core.port, core.host);
