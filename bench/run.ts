@@ -6,13 +6,15 @@
  * BENCH_PROJECTION_EVENTS the size of the projections bench's log (default 200 000);
  * BENCH_GATEWAY_RATE the gateway latency bench's PUTs per second (default 25),
  * BENCH_GATEWAY_PAYMENTS its throughput backlog (default 1000).
- * `npm run bench -- http`, `-- projections` or `-- gateway` runs one of them.
+ * BENCH_STORE_CALLERS the store bench's concurrent appenders (default 16).
+ * `npm run bench -- http`, `-- store`, `-- projections` or `-- gateway` runs one of them.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { benchGatewayLatency, benchGatewayThroughput, printLatencyResults, printThroughputResults, type GatewayBenchOptions } from './gateway-bench';
 import { benchPaymentsApi, type ScenarioResult } from './http-bench';
 import { benchProjections, printProjectionResults } from './projections';
+import { benchStorePglite, benchStorePostgres, printStoreResults } from './store';
 
 const PG_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const TARGET_RATIO_MIN: Record<string, number> = { 'postgres PUT create': 0.5, 'postgres PUT retry': 0.7 };
@@ -86,6 +88,13 @@ async function main(): Promise<void> {
     const embedded = await benchPaymentsApi('pglite', {}, options);
     const server = await withFreshSchema((url, schema) => benchPaymentsApi('postgres', { BENCH_DATABASE_URL: url, BENCH_DATABASE_SCHEMA: schema }, options));
     printHttpResults([...embedded, ...server]);
+  }
+  if (!only || only === 'store') {
+    const storeOptions = { durationSeconds: options.durationSeconds, callers: Number(process.env.BENCH_STORE_CALLERS ?? 16) };
+    console.log(`\n## Event store appends (vs a raw single-INSERT transaction on the same server, same run), ${storeOptions.callers} callers`);
+    const server = await withFreshSchema((url, schema) => benchStorePostgres(url, schema, storeOptions));
+    const embedded = await benchStorePglite(storeOptions);
+    printStoreResults([server, embedded], storeOptions);
   }
   if (!only || only === 'projections') {
     const eventCount = Number(process.env.BENCH_PROJECTION_EVENTS ?? 200_000);
