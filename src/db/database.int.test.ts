@@ -56,4 +56,23 @@ describe.each(sqlEngines())('Database on %s', (engine) => {
       await schema.drop();
     }
   });
+
+  it('when a second copy of the module marks the statement, then the first copy still runs it as a named statement', async () => {
+    const schema = await createTestSchema();
+    const database = await PostgresDatabase.open({ connectionString: schema.url, schema: schema.schema, poolSizeMax: 1 });
+    try {
+      let otherCopy!: typeof import('./database');
+      jest.isolateModules(() => {
+        otherCopy = jest.requireActual<typeof import('./database')>('./database');
+      });
+      expect(otherCopy.prepared).not.toBe(prepared);
+      const marked = otherCopy.prepared(`SELECT $1::int * 2 AS doubled /* ${schema.schema} */`);
+      for (const value of [1, 2]) expect((await database.query<{ doubled: number }>(marked, [value])).rows[0]!.doubled).toBe(value * 2);
+      const held = await database.query<{ statement: string }>('SELECT statement FROM pg_prepared_statements');
+      expect(held.rows.filter((row) => row.statement === marked)).toHaveLength(1);
+    } finally {
+      await database.close();
+      await schema.drop();
+    }
+  });
 });

@@ -4,6 +4,7 @@
  * event store, the projections and the gateway's work queue share it, so that a
  * batch and its checkpoint can be committed in one transaction on either engine.
  */
+import { createHash } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 
@@ -18,25 +19,45 @@ export interface SqlClient {
 
 export type Notification = (payload: string) => void;
 
-/** Statement names by text: each constant hot statement gets one name for the life of the process. */
+/**
+ * The mark `prepared()` puts at the front of a statement. Rationale: the mark
+ * travels in the text itself, and the name is derived from the text, so a
+ * statement is prepared whichever copy of this module marked it and whichever
+ * copy runs it (loading the store's modules twice, as a test runner or a
+ * bundler may, once made every statement silently run unprepared).
+ */
+const PREPARED_MARK = '/* paystream:prepared */ ';
+
+/** Names by text: only a cache, since the name is a pure function of the text. */
 const PREPARED_NAMES = new Map<string, string>();
 
 /**
  * Marks a constant, hot statement to be prepared once per server connection
  * (a named statement in pg), so PostgreSQL parses and plans it once instead of
- * on every call; returns the text unchanged. PGlite ignores the mark.
- * Rationale: the event store's reads and appends run on every request; parse and
- * plan were a large share of PostgreSQL's CPU per payment. Only for statements
- * on tables that are never swapped or altered at run time (a cached plan on a
- * renamed table would fail), and never for text built from values.
+ * on every call; returns the text with the mark in front (a comment, which
+ * PGlite and PostgreSQL ignore). Rationale: the event store's reads and appends
+ * run on every request; parse and plan were a large share of PostgreSQL's CPU
+ * per payment. Only for statements on tables that are never swapped or altered
+ * at run time (a cached plan on a renamed table would fail), and never for text
+ * built from values.
  */
 export function prepared(text: string): string {
-  if (!PREPARED_NAMES.has(text)) PREPARED_NAMES.set(text, `paystream_${PREPARED_NAMES.size + 1}`);
-  return text;
+  return text.startsWith(PREPARED_MARK) ? text : `${PREPARED_MARK}${text}`;
+}
+
+/** The statement's name on a connection, or undefined when it is not marked. */
+export function preparedName(text: string): string | undefined {
+  if (!text.startsWith(PREPARED_MARK)) return undefined;
+  let name = PREPARED_NAMES.get(text);
+  if (name === undefined) {
+    name = `paystream_${createHash('sha256').update(text).digest('hex').slice(0, 40)}`;
+    PREPARED_NAMES.set(text, name);
+  }
+  return name;
 }
 
 function pgQuery(text: string, params: readonly unknown[]): pg.QueryConfig {
-  const name = PREPARED_NAMES.get(text);
+  const name = preparedName(text);
   return name === undefined ? { text, values: [...params] } : { name, text, values: [...params] };
 }
 
