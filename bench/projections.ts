@@ -113,16 +113,16 @@ function commandsOf(path: string, tenantId: TenantId, paymentId: PaymentId, amou
   };
   const submit: CommandSpec = { principal: GATEWAY, command: { type: 'StartBankSubmission', data: { idempotencyKey: `key-${paymentId}`, endToEndId: `e2e-${paymentId}`, gatewayId: 'gw-1' } } };
   const settle: CommandSpec = { principal: GATEWAY, command: { type: 'SettlePayment', data: { bankTransferId: `bt-${paymentId}` } } };
-  const park: CommandSpec = { principal: GATEWAY, command: { type: 'ParkWithUnknownOutcome', data: { lastError: 'timeout after 3 attempts' } } };
+  const park: CommandSpec = { principal: GATEWAY, command: { type: 'ParkWithUnknownOutcome', data: { lastError: 'timeout after 3 attempts', errorCode: 'bank_timeout' } } };
   switch (path) {
     case 'requested':
       return [request];
     case 'cancelled':
       return [request, { principal: client, command: { type: 'CancelPayment', data: { reason: 'duplicate order' } } }];
     case 'rejected':
-      return [request, submit, { principal: GATEWAY, command: { type: 'RejectPayment', data: { reason: 'account closed', bankTransferId: `bt-${paymentId}` } } }];
+      return [request, submit, { principal: GATEWAY, command: { type: 'RejectPayment', data: { reason: 'account closed', reasonCode: 'AC04', bankTransferId: `bt-${paymentId}` } } }];
     case 'retried-then-settled':
-      return [request, submit, { principal: GATEWAY, command: { type: 'RecordBankAttemptFailure', data: { attempt: 1, error: 'bank answered 503' } } }, submit, settle];
+      return [request, submit, { principal: GATEWAY, command: { type: 'RecordBankAttemptFailure', data: { attempt: 1, error: 'bank answered 503', errorCode: 'bank_unavailable' } } }, submit, settle];
     case 'parked-then-resolved':
       return [
         request,

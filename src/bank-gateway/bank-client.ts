@@ -7,6 +7,9 @@ import type { LookupAnswer, SubmitAnswer } from './state-machine';
 
 export type { LookupAnswer, SubmitAnswer, TransferFound } from './state-machine';
 
+/** What an answer is checked against: the instruction's amount, currency, creditor and our reference. */
+export type InstructedTransfer = Pick<TransferRequest, 'amountMinor' | 'currency' | 'creditor' | 'endToEndId'>;
+
 /** One credit transfer, as the bank is asked to execute it. */
 export interface TransferRequest {
   readonly amountMinor: number;
@@ -26,7 +29,11 @@ export interface BankClient {
    * retry after an unclear answer is the gateway's, and only after a lookup.
    */
   submitTransfer(request: TransferRequest, idempotencyKey: string): Promise<SubmitAnswer>;
-  /** Finds the transfer made for our end-to-end reference; safe to repeat. */
-  findTransferByEndToEndId(endToEndId: string): Promise<LookupAnswer>;
+  /**
+   * Finds the transfer made for our end-to-end reference; safe to repeat. The
+   * instruction is what the found transfer is checked against (a transfer with
+   * another amount, currency or creditor is `conflicting`).
+   */
+  findTransfer(instructed: InstructedTransfer): Promise<LookupAnswer>;
   circuitStatus(): CircuitStatus;
 }

@@ -2,9 +2,24 @@
  * The bank's wire format (docs/bank-sandbox.md) in one place: our request body,
  * and the answers we accept as readable. Written from the contract, never
  * imported from the sandbox's code, so a sandbox bug cannot hide a gateway bug.
+ *
+ * Nothing the bank sends is trusted: every field is bounded, and a transfer is
+ * only taken as the outcome of our payment when its amount, currency, creditor
+ * and end-to-end id are the ones we instructed. A readable transfer that
+ * differs is a *conflicting* answer: the payment is parked and an alarm raised,
+ * never settled or rejected on the bank's word.
  */
 import { z } from 'zod';
-import type { LookupAnswer, SubmitAnswer, TransferRequest } from './bank-client';
+import type { InstructedTransfer, LookupAnswer, SubmitAnswer, TransferRequest } from './bank-client';
+
+export type { InstructedTransfer } from './bank-client';
+
+/** Longest bank transfer id we store; a longer one is unreadable, never cut (a cut id names another transfer). */
+export const BANK_TRANSFER_ID_CHARS_MAX = 100;
+/** Longest rejection reason kept from the bank (ISO 20022 AdditionalInformation is Max105Text); longer ones are cut. */
+export const REJECTION_REASON_CHARS_MAX = 140;
+/** Transfers one lookup answer may list; more is not an answer about one reference. */
+export const LOOKUP_TRANSFER_COUNT_MAX = 10;
 
 export function transferBody(request: TransferRequest) {
   return {
@@ -17,36 +32,63 @@ export function transferBody(request: TransferRequest) {
   };
 }
 
+// Unknown members are ignored (a bank may add fields), but every member we read is bounded.
 const Transfer = z.object({
-  id: z.string().min(1).max(200),
+  id: z.string().min(1).max(BANK_TRANSFER_ID_CHARS_MAX),
   status: z.enum(['accepted', 'rejected']),
-  endToEndId: z.string(),
+  endToEndId: z.string().max(35),
+  amountMinor: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  currency: z.string().max(3),
+  creditor: z.object({ iban: z.string().max(34) }),
+  // Read whole only up to a bound: the answer's size is capped before parsing (BANK_ANSWER_BYTES_MAX).
   rejectionReason: z.string().nullish(),
 });
 
 type TransferWire = z.infer<typeof Transfer>;
 
-const TransferList = z.object({ items: z.array(Transfer) });
+const TransferList = z.object({ items: z.array(Transfer).max(LOOKUP_TRANSFER_COUNT_MAX) });
 
-function classify(transfer: TransferWire): Extract<SubmitAnswer, { kind: 'accepted' | 'rejected' }> {
-  if (transfer.status === 'accepted') return { kind: 'accepted', bankTransferId: transfer.id };
-  return { kind: 'rejected', bankTransferId: transfer.id, reason: transfer.rejectionReason ?? 'rejected by the bank without a reason' };
+/** Names (never values: no account numbers in events or logs) of the fields where the bank's transfer differs. */
+export function differingTransferFields(transfer: Pick<TransferWire, 'amountMinor' | 'currency' | 'creditor' | 'endToEndId'>, instructed: InstructedTransfer): string[] {
+  const differing: string[] = [];
+  if (transfer.amountMinor !== instructed.amountMinor) differing.push('amountMinor');
+  if (transfer.currency !== instructed.currency) differing.push('currency');
+  if (transfer.creditor.iban !== instructed.creditor.iban) differing.push('creditor.iban');
+  if (transfer.endToEndId !== instructed.endToEndId) differing.push('endToEndId');
+  return differing;
 }
 
-/** A submission's 200/201 body: the transfer, which must carry our reference. */
-export function parseTransferBody(body: unknown, endToEndId: string): SubmitAnswer {
+/** ISO 20022 external status reason codes are four characters: two letters, two digits (AC04, AM04, RR04). */
+const REASON_CODE_PATTERN = /^([A-Z]{2}[0-9]{2})(?:\b|$)/;
+
+/** The bank's reason for us: control characters removed, bounded; its ISO code (or NARR, "narrative") for clients. */
+export function boundedRejection(reason: string | null | undefined): { reason: string; reasonCode: string } {
+  const text = (reason ?? '').replace(/[\p{Cc}\p{Cf}]+/gu, ' ').trim().slice(0, REJECTION_REASON_CHARS_MAX);
+  return { reason: text.length > 0 ? text : 'rejected by the bank without a reason', reasonCode: REASON_CODE_PATTERN.exec(text)?.[1] ?? 'NARR' };
+}
+
+function classify(transfer: TransferWire, instructed: InstructedTransfer): Extract<SubmitAnswer, { kind: 'accepted' | 'rejected' | 'conflicting' }> {
+  const differing = differingTransferFields(transfer, instructed);
+  if (differing.length > 0) return { kind: 'conflicting', error: `bank transfer ${transfer.id} differs from the instruction in ${differing.join(', ')}` };
+  if (transfer.status === 'accepted') return { kind: 'accepted', bankTransferId: transfer.id };
+  return { kind: 'rejected', bankTransferId: transfer.id, ...boundedRejection(transfer.rejectionReason) };
+}
+
+const issuesOf = (error: z.ZodError) => error.issues.slice(0, 5).map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; ');
+
+/** A submission's 200/201 body: the transfer, which must be the one we instructed. */
+export function parseTransferBody(body: unknown, instructed: InstructedTransfer): SubmitAnswer {
   const parsed = Transfer.safeParse(body);
-  if (!parsed.success) return { kind: 'uninterpretable', error: `unreadable transfer: ${parsed.error.issues.map((issue) => issue.message).join('; ')}` };
-  if (parsed.data.endToEndId !== endToEndId) return { kind: 'uninterpretable', error: `the bank answered for reference ${parsed.data.endToEndId}, not ${endToEndId}` };
-  return classify(parsed.data);
+  if (!parsed.success) return { kind: 'uninterpretable', error: `unreadable transfer: ${issuesOf(parsed.error)}` };
+  return classify(parsed.data, instructed);
 }
 
 /** A lookup's 200 body: none or one transfer for our reference; more than one is not ours to pick from. */
-export function parseLookupBody(body: unknown, endToEndId: string): LookupAnswer {
+export function parseLookupBody(body: unknown, instructed: InstructedTransfer): LookupAnswer {
   const parsed = TransferList.safeParse(body);
-  if (!parsed.success) return { kind: 'uninterpretable', error: `unreadable lookup: ${parsed.error.issues.map((issue) => issue.message).join('; ')}` };
-  const matching = parsed.data.items.filter((transfer) => transfer.endToEndId === endToEndId);
+  if (!parsed.success) return { kind: 'uninterpretable', error: `unreadable lookup: ${issuesOf(parsed.error)}` };
+  const matching = parsed.data.items.filter((transfer) => transfer.endToEndId === instructed.endToEndId);
   if (matching.length === 0) return { kind: 'not-found' };
-  if (matching.length > 1) return { kind: 'uninterpretable', error: `${matching.length} transfers carry reference ${endToEndId}` };
-  return classify(matching[0]!);
+  if (matching.length > 1) return { kind: 'uninterpretable', error: `${matching.length} transfers carry reference ${instructed.endToEndId}` };
+  return classify(matching[0]!, instructed);
 }

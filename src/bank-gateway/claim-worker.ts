@@ -24,6 +24,9 @@ import type { Claim, WorkQueue } from './work-queue';
 /** Steps one claim may take before it gives the row back; a normal payment needs four. */
 export const STEPS_PER_CLAIM_MAX = 12;
 
+/** Longest error text recorded in an event (it may quote the bank); staff read it, clients see only the code. */
+export const LAST_ERROR_CHARS_MAX = 500;
+
 export interface ClaimWorkerDeps {
   readonly payments: PaymentsModule;
   readonly workQueue: WorkQueue;
@@ -76,7 +79,7 @@ export function createClaimWorker(deps: ClaimWorkerDeps) {
 
   async function callBank(claim: Claim, current: Current, step: Extract<Step, { kind: 'look-up' | 'submit' }>): Promise<Observation> {
     await ensureLease(claim);
-    if (step.kind === 'look-up') return { kind: 'looked-up', answer: await bank.findTransferByEndToEndId(step.endToEndId) };
+    if (step.kind === 'look-up') return { kind: 'looked-up', answer: await bank.findTransfer(transferRequestOf(current.state)) };
     deps.crashPoints.reach('before-bank-call');
     const answer = await bank.submitTransfer(transferRequestOf(current.state), step.idempotencyKey);
     deps.crashPoints.reach('after-bank-call-before-outcome');
@@ -99,14 +102,20 @@ export function createClaimWorker(deps: ClaimWorkerDeps) {
       case 'settle':
         return outcome(claim, await execute(claim, { type: 'SettlePayment', data: { bankTransferId: step.bankTransferId }, metadata: meta }));
       case 'reject':
-        return outcome(claim, await execute(claim, { type: 'RejectPayment', data: { reason: step.reason, bankTransferId: step.bankTransferId }, metadata: meta }));
+        return outcome(claim, await execute(claim, { type: 'RejectPayment', data: { reason: step.reason, reasonCode: step.reasonCode, bankTransferId: step.bankTransferId }, metadata: meta }));
       case 'record-attempt-failure': {
-        const after = await execute(claim, { type: 'RecordBankAttemptFailure', data: { attempt: step.attempt, error: step.error }, metadata: meta });
-        return { current: after, observation: { kind: 'failure-recorded', error: step.error } as Observation };
+        const error = step.error.slice(0, LAST_ERROR_CHARS_MAX);
+        const after = await execute(claim, { type: 'RecordBankAttemptFailure', data: { attempt: step.attempt, error, errorCode: step.code }, metadata: meta });
+        return { current: after, observation: { kind: 'failure-recorded', error, code: step.code } as Observation };
       }
-      case 'park':
-        logger.warn({ tenantId: claim.item.tenantId, paymentId: claim.item.paymentId, lastError: step.lastError }, 'payment parked: bank outcome unknown');
-        return { current: await execute(claim, { type: 'ParkWithUnknownOutcome', data: { lastError: step.lastError }, metadata: meta }, current.revision), observation: NOTHING };
+      case 'park': {
+        const lastError = step.lastError.slice(0, LAST_ERROR_CHARS_MAX);
+        const where = { tenantId: claim.item.tenantId, paymentId: claim.item.paymentId, errorCode: step.code, lastError };
+        // A bank answering for another transfer may have moved money wrongly: an alarm, not a routine warning.
+        if (step.code === 'bank_answer_conflicting') logger.error({ ...where, alarm: 'bank_answer_conflicting' }, 'ALARM: the bank answered with a transfer that contradicts the instruction; payment parked, never settled');
+        else logger.warn(where, 'payment parked: bank outcome unknown');
+        return { current: await execute(claim, { type: 'ParkWithUnknownOutcome', data: { lastError, errorCode: step.code }, metadata: meta }, current.revision), observation: NOTHING };
+      }
     }
   }
 

@@ -8,7 +8,8 @@
  * | lookup: 2xx with no transfer for the reference    | not-found       |
  * | submit: 409 (same key still in flight)            | in-flight       |
  * | timeout, connection refused or dropped, 5xx, 429, 401/403, open circuit | retryable |
- * | anything else (400, 422, 2xx we cannot read, two transfers for one reference) | uninterpretable |
+ * | anything else (400, 422, 2xx we cannot read, an answer over BANK_ANSWER_BYTES_MAX, two transfers for one reference) | uninterpretable |
+ * | 2xx with a transfer whose amount, currency, creditor or reference is not ours | conflicting |
  *
  * Resilience, from cockatiel: a per-call timeout on every request; a circuit
  * breaker shared by both calls that opens after consecutive retryable failures;
@@ -32,7 +33,7 @@ import {
 } from 'cockatiel';
 import type { Logger } from '../logging';
 import type { BankClient, CircuitStatus, LookupAnswer, SubmitAnswer, TransferRequest } from './bank-client';
-import { parseLookupBody, parseTransferBody, transferBody } from './bank-wire';
+import { parseLookupBody, parseTransferBody, transferBody, type InstructedTransfer } from './bank-wire';
 
 export interface HttpBankClientOptions {
   readonly baseUrl: string;
@@ -50,8 +51,33 @@ class RetryableBankError extends Error {
   override readonly name = 'RetryableBankError';
 }
 
-/** Longest error body kept for the logs and the last error. */
+/** An answer larger than this is not read further (a transfer is a few hundred bytes): memory stays bounded per call. */
+export const BANK_ANSWER_BYTES_MAX = 1_048_576;
+
+/** Longest excerpt of an error body kept for staff (the last error); clients only ever see a code. */
 const ERROR_BODY_CHARS_MAX = 200;
+
+/** An excerpt of the bank's text for staff: bounded, without control characters (no log or terminal injection). */
+const excerpt = (text: string) => text.slice(0, ERROR_BODY_CHARS_MAX).replace(/[\p{Cc}\p{Cf}]+/gu, ' ');
+
+/** The body as text, at most `bytesMax` bytes; undefined when it is longer (the rest is never read). */
+async function boundedText(response: globalThis.Response, bytesMax: number): Promise<string | undefined> {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > bytesMax) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 export function createHttpBankClient(options: HttpBankClientOptions): BankClient {
   // Timeouts count like any other failure to answer.
@@ -71,7 +97,7 @@ export function createHttpBankClient(options: HttpBankClientOptions): BankClient
   // Retries outermost: each retry passes the breaker again, so an opening circuit stops them.
   const lookupPolicy = wrap(lookupRetry, breaker, perCall);
 
-  async function call(policy: IPolicy, path: string, init: RequestInit): Promise<{ status: number; body: unknown; text: string }> {
+  async function call(policy: IPolicy, path: string, init: RequestInit): Promise<{ status: number; body: unknown; text: string; oversized: boolean }> {
     return policy.execute(async ({ signal }) => {
       let response: globalThis.Response;
       try {
@@ -80,13 +106,14 @@ export function createHttpBankClient(options: HttpBankClientOptions): BankClient
       } catch (error) {
         throw new RetryableBankError(`no answer: ${describeFetchError(error)}`);
       }
-      const text = await response.text().catch((error: unknown) => {
+      const bounded = await boundedText(response, BANK_ANSWER_BYTES_MAX).catch((error: unknown) => {
         throw new RetryableBankError(`answer cut off: ${describeFetchError(error)}`);
       });
+      const text = bounded ?? '';
       if (response.status >= 500 || response.status === 429 || response.status === 401 || response.status === 403) {
-        throw new RetryableBankError(`status ${response.status}: ${text.slice(0, ERROR_BODY_CHARS_MAX)}`);
+        throw new RetryableBankError(`status ${response.status}: ${excerpt(text)}`);
       }
-      return { status: response.status, body: parseJson(text), text };
+      return { status: response.status, body: parseJson(text), text, oversized: bounded === undefined };
     });
   }
 
@@ -94,20 +121,22 @@ export function createHttpBankClient(options: HttpBankClientOptions): BankClient
     async submitTransfer(request: TransferRequest, idempotencyKey: string): Promise<SubmitAnswer> {
       try {
         const init = { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey }, body: JSON.stringify(transferBody(request)) };
-        const { status, body, text } = await call(submitPolicy, '/v1/transfers', init);
+        const { status, body, text, oversized } = await call(submitPolicy, '/v1/transfers', init);
         if (status === 409) return { kind: 'in-flight' };
-        if (status !== 200 && status !== 201) return { kind: 'uninterpretable', error: `status ${status}: ${text.slice(0, ERROR_BODY_CHARS_MAX)}` };
-        return parseTransferBody(body, request.endToEndId);
+        if (oversized) return { kind: 'uninterpretable', error: `status ${status}: answer over ${BANK_ANSWER_BYTES_MAX} bytes` };
+        if (status !== 200 && status !== 201) return { kind: 'uninterpretable', error: `status ${status}: ${excerpt(text)}` };
+        return parseTransferBody(body, request);
       } catch (error) {
         return failureAnswer(error, options.timeoutMs);
       }
     },
 
-    async findTransferByEndToEndId(endToEndId: string): Promise<LookupAnswer> {
+    async findTransfer(instructed: InstructedTransfer): Promise<LookupAnswer> {
       try {
-        const { status, body, text } = await call(lookupPolicy, `/v1/transfers?endToEndId=${encodeURIComponent(endToEndId)}`, { method: 'GET' });
-        if (status !== 200) return { kind: 'uninterpretable', error: `lookup status ${status}: ${text.slice(0, ERROR_BODY_CHARS_MAX)}` };
-        return parseLookupBody(body, endToEndId);
+        const { status, body, text, oversized } = await call(lookupPolicy, `/v1/transfers?endToEndId=${encodeURIComponent(instructed.endToEndId)}`, { method: 'GET' });
+        if (oversized) return { kind: 'uninterpretable', error: `lookup status ${status}: answer over ${BANK_ANSWER_BYTES_MAX} bytes` };
+        if (status !== 200) return { kind: 'uninterpretable', error: `lookup status ${status}: ${excerpt(text)}` };
+        return parseLookupBody(body, instructed);
       } catch (error) {
         return failureAnswer(error, options.timeoutMs);
       }
@@ -122,11 +151,11 @@ function headers(apiKey: string): Record<string, string> {
 }
 
 function failureAnswer(error: unknown, timeoutMs: number): SubmitAnswer & LookupAnswer {
-  if (error instanceof RetryableBankError) return { kind: 'retryable', error: error.message };
-  if (error instanceof BrokenCircuitError) return { kind: 'retryable', error: 'circuit open: the bank failed repeatedly; not called' };
-  if (error instanceof TaskCancelledError) return { kind: 'retryable', error: `timeout: no answer within ${timeoutMs} ms` };
+  if (error instanceof RetryableBankError) return { kind: 'retryable', code: 'bank_unavailable', error: error.message };
+  if (error instanceof BrokenCircuitError) return { kind: 'retryable', code: 'bank_unavailable', error: 'circuit open: the bank failed repeatedly; not called' };
+  if (error instanceof TaskCancelledError) return { kind: 'retryable', code: 'bank_timeout', error: `timeout: no answer within ${timeoutMs} ms` };
   // Our own bug, not the bank's answer: still nothing is known about the transfer.
-  return { kind: 'retryable', error: `client error: ${String(error)}` };
+  return { kind: 'retryable', code: 'bank_unavailable', error: `client error: ${String(error).slice(0, ERROR_BODY_CHARS_MAX)}` };
 }
 
 function circuitStatusOf(state: CircuitState): CircuitStatus {

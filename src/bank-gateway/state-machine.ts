@@ -11,16 +11,21 @@
  * submission with the same idempotency key. A new key is never chosen here.
  */
 import { assertNever } from '../domain/errors';
-import type { ExistingPaymentState } from '../domain/payment';
+import type { BankErrorCode, ExistingPaymentState } from '../domain/payment';
 
-/** What the bank said about a transfer, classified by the bank client. */
+/**
+ * What the bank said about a transfer, classified by the bank client, which has
+ * already checked that the transfer is ours: same amount, currency, creditor
+ * and end-to-end id as the instruction.
+ */
 export type TransferFound =
   | { readonly kind: 'accepted'; readonly bankTransferId: string }
-  | { readonly kind: 'rejected'; readonly bankTransferId: string; readonly reason: string };
+  | { readonly kind: 'rejected'; readonly bankTransferId: string; readonly reason: string; readonly reasonCode: string };
 
 /** The bank could not give an answer this time (timeout, 5xx, dropped connection, open circuit). */
 export interface RetryableFailure {
   readonly kind: 'retryable';
+  readonly code: 'bank_timeout' | 'bank_unavailable';
   readonly error: string;
 }
 
@@ -30,9 +35,20 @@ export interface UninterpretableAnswer {
   readonly error: string;
 }
 
-export type SubmitAnswer = TransferFound | { readonly kind: 'in-flight' } | RetryableFailure | UninterpretableAnswer;
+/**
+ * The bank answered for a transfer that is not the one we instructed (another
+ * amount, currency, creditor or reference). Never an outcome: the payment is
+ * parked and an alarm raised, since money may have moved wrongly.
+ */
+export interface ConflictingAnswer {
+  readonly kind: 'conflicting';
+  /** Names the differing fields, never their values (no account numbers in events or logs). */
+  readonly error: string;
+}
 
-export type LookupAnswer = TransferFound | { readonly kind: 'not-found' } | RetryableFailure | UninterpretableAnswer;
+export type SubmitAnswer = TransferFound | { readonly kind: 'in-flight' } | RetryableFailure | UninterpretableAnswer | ConflictingAnswer;
+
+export type LookupAnswer = TransferFound | { readonly kind: 'not-found' } | RetryableFailure | UninterpretableAnswer | ConflictingAnswer;
 
 /** What this worker has observed since it claimed the payment. */
 export type Observation =
@@ -43,7 +59,7 @@ export type Observation =
   | { readonly kind: 'looked-up'; readonly answer: LookupAnswer }
   | { readonly kind: 'submitted'; readonly attempt: number; readonly answer: SubmitAnswer }
   /** This worker just appended `BankAttemptFailed`. */
-  | { readonly kind: 'failure-recorded'; readonly error: string };
+  | { readonly kind: 'failure-recorded'; readonly error: string; readonly code: BankErrorCode };
 
 export interface StateMachinePolicy {
   /** How long the gateway keeps trying before it parks the payment as unknown. */
@@ -68,9 +84,9 @@ export type Step =
   | { readonly kind: 'look-up'; readonly endToEndId: string }
   | { readonly kind: 'submit'; readonly attempt: number; readonly idempotencyKey: string }
   | { readonly kind: 'settle'; readonly bankTransferId: string }
-  | { readonly kind: 'reject'; readonly bankTransferId: string; readonly reason: string }
-  | { readonly kind: 'record-attempt-failure'; readonly attempt: number; readonly error: string }
-  | { readonly kind: 'park'; readonly lastError: string }
+  | { readonly kind: 'reject'; readonly bankTransferId: string; readonly reason: string; readonly reasonCode: string }
+  | { readonly kind: 'record-attempt-failure'; readonly attempt: number; readonly error: string; readonly code: BankErrorCode }
+  | { readonly kind: 'park'; readonly lastError: string; readonly code: BankErrorCode }
   | { readonly kind: 'wait'; readonly until: Date; readonly reason: string }
   /** The payment is final: nothing is left for the bank. */
   | { readonly kind: 'complete' }
@@ -115,7 +131,7 @@ function fromSubmitted(payment: Submitted, input: StepInput): Step {
     case 'submitted':
       return afterSubmit(observation.attempt, observation.answer, input);
     case 'failure-recorded':
-      return retryOrPark(`bank call failed: ${observation.error}`, input);
+      return retryOrPark(`bank call failed: ${observation.error}`, observation.code, input);
     default:
       return assertNever(observation, 'observation');
   }
@@ -129,12 +145,16 @@ function afterLookup(answer: LookupAnswer, input: StepInput): Step {
     case 'not-found':
       // Rationale: "not found" is the one answer that allows a new intent, and
       // only inside the window; past it a human looks before money moves again.
-      if (windowExhausted(input)) return { kind: 'park', lastError: `not found at the bank after the retry window; last error: ${lastErrorOf(input)}` };
+      if (windowExhausted(input)) {
+        return { kind: 'park', lastError: `not found at the bank after the retry window; last error: ${lastErrorOf(input)}`, code: 'bank_transfer_not_found' };
+      }
       return { kind: 'record-intent' };
     case 'retryable':
-      return retryOrPark(`lookup failed: ${answer.error}`, input);
+      return retryOrPark(`lookup failed: ${answer.error}`, answer.code, input);
     case 'uninterpretable':
-      return { kind: 'park', lastError: `lookup answer not understood: ${answer.error}` };
+      return { kind: 'park', lastError: `lookup answer not understood: ${answer.error}`, code: 'bank_answer_unreadable' };
+    case 'conflicting':
+      return { kind: 'park', lastError: `lookup answer contradicts the instruction: ${answer.error}`, code: 'bank_answer_conflicting' };
     default:
       return assertNever(answer, 'lookup answer');
   }
@@ -146,14 +166,16 @@ function afterSubmit(attempt: number, answer: SubmitAnswer, input: StepInput): S
     case 'rejected':
       return outcome(answer);
     case 'in-flight':
-      if (windowExhausted(input)) return { kind: 'park', lastError: 'the bank still reports the first request in flight after the retry window' };
+      if (windowExhausted(input)) return { kind: 'park', lastError: 'the bank still reports the first request in flight after the retry window', code: 'bank_still_processing' };
       // The earlier request is still being executed: never a new request now,
       // look it up again after a pause.
       return { kind: 'wait', until: new Date(input.now.getTime() + input.policy.inFlightWaitMs), reason: 'the bank is still executing an earlier request with this key' };
     case 'retryable':
-      return { kind: 'record-attempt-failure', attempt, error: answer.error };
+      return { kind: 'record-attempt-failure', attempt, error: answer.error, code: answer.code };
     case 'uninterpretable':
-      return { kind: 'park', lastError: `submission answer not understood: ${answer.error}` };
+      return { kind: 'park', lastError: `submission answer not understood: ${answer.error}`, code: 'bank_answer_unreadable' };
+    case 'conflicting':
+      return { kind: 'park', lastError: `submission answer contradicts the instruction: ${answer.error}`, code: 'bank_answer_conflicting' };
     default:
       return assertNever(answer, 'submit answer');
   }
@@ -161,11 +183,11 @@ function afterSubmit(attempt: number, answer: SubmitAnswer, input: StepInput): S
 
 function outcome(found: TransferFound): Step {
   if (found.kind === 'accepted') return { kind: 'settle', bankTransferId: found.bankTransferId };
-  return { kind: 'reject', bankTransferId: found.bankTransferId, reason: found.reason };
+  return { kind: 'reject', bankTransferId: found.bankTransferId, reason: found.reason, reasonCode: found.reasonCode };
 }
 
-function retryOrPark(error: string, input: StepInput): Step {
-  if (windowExhausted(input)) return { kind: 'park', lastError: `retry window exhausted; ${error}` };
+function retryOrPark(error: string, code: BankErrorCode, input: StepInput): Step {
+  if (windowExhausted(input)) return { kind: 'park', lastError: `retry window exhausted; ${error}`, code };
   return { kind: 'wait', until: new Date(input.now.getTime() + input.retryDelayMs), reason: error };
 }
 

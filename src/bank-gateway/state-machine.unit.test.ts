@@ -75,26 +75,26 @@ describe('gateway state machine', () => {
 
     it('when it rejects (a business outcome), then the payment is rejected with the reason', () => {
       afterIntent()
-        .when({ kind: 'submitted', attempt: 1, answer: { kind: 'rejected', bankTransferId: 'tr-1', reason: 'account closed' } })
-        .then({ kind: 'reject', bankTransferId: 'tr-1', reason: 'account closed' });
+        .when({ kind: 'submitted', attempt: 1, answer: { kind: 'rejected', bankTransferId: 'tr-1', reason: 'AC04 account closed', reasonCode: 'AC04' } })
+        .then({ kind: 'reject', bankTransferId: 'tr-1', reason: 'AC04 account closed', reasonCode: 'AC04' });
     });
 
     it('when it times out or fails with 5xx, then the failed attempt is recorded', () => {
       afterIntent()
-        .when({ kind: 'submitted', attempt: 1, answer: { kind: 'retryable', error: 'timeout after 1000 ms' } })
-        .then({ kind: 'record-attempt-failure', attempt: 1, error: 'timeout after 1000 ms' });
+        .when({ kind: 'submitted', attempt: 1, answer: { kind: 'retryable', code: 'bank_timeout', error: 'timeout after 1000 ms' } })
+        .then({ kind: 'record-attempt-failure', attempt: 1, error: 'timeout after 1000 ms', code: 'bank_timeout' });
     });
 
     it('when the failure is recorded inside the window, then the worker waits for the backoff delay', () => {
       given(requested, started(1), failed(1))
-        .when({ kind: 'failure-recorded', error: 'timeout' }, 10_000)
+        .when({ kind: 'failure-recorded', error: 'timeout', code: 'bank_timeout' }, 10_000)
         .then({ kind: 'wait', until: at(10_500), reason: 'bank call failed: timeout' });
     });
 
     it('when the failure is recorded after the window, then the payment is parked as unknown', () => {
       given(requested, started(1), failed(1))
-        .when({ kind: 'failure-recorded', error: 'timeout' }, 60_000)
-        .then({ kind: 'park', lastError: 'retry window exhausted; bank call failed: timeout' });
+        .when({ kind: 'failure-recorded', error: 'timeout', code: 'bank_timeout' }, 60_000)
+        .then({ kind: 'park', lastError: 'retry window exhausted; bank call failed: timeout', code: 'bank_timeout' });
     });
 
     it('when it says the first request with this key is still in flight (409), then wait and look up later, never submit again now', () => {
@@ -106,13 +106,19 @@ describe('gateway state machine', () => {
     it('when it is still in flight after the window, then the payment is parked', () => {
       afterIntent()
         .when({ kind: 'submitted', attempt: 1, answer: { kind: 'in-flight' } }, 60_000)
-        .then({ kind: 'park', lastError: 'the bank still reports the first request in flight after the retry window' });
+        .then({ kind: 'park', lastError: 'the bank still reports the first request in flight after the retry window', code: 'bank_still_processing' });
     });
 
     it('when it answers something unreadable, then the payment is parked at once', () => {
       afterIntent()
         .when({ kind: 'submitted', attempt: 1, answer: { kind: 'uninterpretable', error: 'status 422' } })
-        .then({ kind: 'park', lastError: 'submission answer not understood: status 422' });
+        .then({ kind: 'park', lastError: 'submission answer not understood: status 422', code: 'bank_answer_unreadable' });
+    });
+
+    it('when it answers for a transfer that contradicts the instruction, then the payment is parked as conflicting, never settled', () => {
+      afterIntent()
+        .when({ kind: 'submitted', attempt: 1, answer: { kind: 'conflicting', error: 'bank transfer tr-1 differs from the instruction in amountMinor' } })
+        .then({ kind: 'park', lastError: 'submission answer contradicts the instruction: bank transfer tr-1 differs from the instruction in amountMinor', code: 'bank_answer_conflicting' });
     });
   });
 
@@ -135,8 +141,8 @@ describe('gateway state machine', () => {
 
     it('when the lookup finds a rejected transfer, then the payment is rejected', () => {
       given(requested, started(1))
-        .when({ kind: 'looked-up', answer: { kind: 'rejected', bankTransferId: 'tr-9', reason: 'insufficient funds' } })
-        .then({ kind: 'reject', bankTransferId: 'tr-9', reason: 'insufficient funds' });
+        .when({ kind: 'looked-up', answer: { kind: 'rejected', bankTransferId: 'tr-9', reason: 'insufficient funds', reasonCode: 'NARR' } })
+        .then({ kind: 'reject', bankTransferId: 'tr-9', reason: 'insufficient funds', reasonCode: 'NARR' });
     });
 
     it('when the lookup finds nothing inside the window, then a new intent is recorded (and the same key will be submitted)', () => {
@@ -150,23 +156,29 @@ describe('gateway state machine', () => {
     it('when the lookup finds nothing after the window, then the payment is parked', () => {
       given(requested, started(1), failed(1))
         .when({ kind: 'looked-up', answer: { kind: 'not-found' } }, 61_000)
-        .then({ kind: 'park', lastError: 'not found at the bank after the retry window; last error: timeout' });
+        .then({ kind: 'park', lastError: 'not found at the bank after the retry window; last error: timeout', code: 'bank_transfer_not_found' });
     });
 
     it('when the lookup itself fails inside the window, then wait for the backoff delay', () => {
-      given(requested, started(1)).when({ kind: 'looked-up', answer: { kind: 'retryable', error: 'circuit open' } }, 1_000).then({ kind: 'wait', until: at(1_500), reason: 'lookup failed: circuit open' });
+      given(requested, started(1)).when({ kind: 'looked-up', answer: { kind: 'retryable', code: 'bank_unavailable', error: 'circuit open' } }, 1_000).then({ kind: 'wait', until: at(1_500), reason: 'lookup failed: circuit open' });
     });
 
     it('when the lookup itself fails after the window, then the payment is parked', () => {
       given(requested, started(1))
-        .when({ kind: 'looked-up', answer: { kind: 'retryable', error: 'status 503' } }, 60_000)
-        .then({ kind: 'park', lastError: 'retry window exhausted; lookup failed: status 503' });
+        .when({ kind: 'looked-up', answer: { kind: 'retryable', code: 'bank_unavailable', error: 'status 503' } }, 60_000)
+        .then({ kind: 'park', lastError: 'retry window exhausted; lookup failed: status 503', code: 'bank_unavailable' });
     });
 
     it('when the lookup answer cannot be read, then the payment is parked', () => {
       given(requested, started(1))
         .when({ kind: 'looked-up', answer: { kind: 'uninterpretable', error: 'two transfers for one reference' } })
-        .then({ kind: 'park', lastError: 'lookup answer not understood: two transfers for one reference' });
+        .then({ kind: 'park', lastError: 'lookup answer not understood: two transfers for one reference', code: 'bank_answer_unreadable' });
+    });
+
+    it('when the lookup finds a transfer that contradicts the instruction, then the payment is parked as conflicting', () => {
+      given(requested, started(1))
+        .when({ kind: 'looked-up', answer: { kind: 'conflicting', error: 'bank transfer tr-9 differs from the instruction in creditor.iban' } })
+        .then({ kind: 'park', lastError: 'lookup answer contradicts the instruction: bank transfer tr-9 differs from the instruction in creditor.iban', code: 'bank_answer_conflicting' });
     });
   });
 

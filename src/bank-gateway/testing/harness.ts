@@ -5,6 +5,7 @@
  * Nothing of ours is mocked.
  */
 import pino from 'pino';
+import type { Logger } from '../../logging';
 import { createPaymentsModule, type PaymentsModule } from '../../application/payments';
 import { paymentStreamName, type PaymentId, type TenantId } from '../../domain/ids';
 import type { CurrencyCode } from '../../domain/money';
@@ -66,12 +67,15 @@ async function openDatabase(engine: EngineName) {
   return { database: Object.assign(database, { dispose }), applicationName };
 }
 
-export async function startGatewayHarness(engine: EngineName, options: { bank?: SandboxBankForTests } = {}) {
+/** What the harness needs of a bank: the sandbox, or a test's own misbehaving bank. */
+export type HarnessBank = Pick<SandboxBankForTests, 'url' | 'transfersFor' | 'close'>;
+
+export async function startGatewayHarness(engine: EngineName, options: { bank?: HarnessBank; logger?: Logger } = {}) {
   const { database, applicationName } = await openDatabase(engine);
   const store = await SqlEventStore.open(database, { pollIntervalMs: 20 });
   const payments = createPaymentsModule({ store });
-  const bank = options.bank ?? (await startSandboxBankForTests());
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const bank: HarnessBank = options.bank ?? (await startSandboxBankForTests());
+  const logger = options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const gateways: GatewayParts[] = [];
 
   async function startGateway(overrides: Partial<GatewayConfig> = {}): Promise<GatewayParts> {

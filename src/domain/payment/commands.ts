@@ -1,5 +1,6 @@
 import type { PaymentId, TenantId } from '../ids';
 import type { CommandMetadata } from '../principal';
+import type { BankErrorCode } from './events';
 import type { PaymentInstruction } from './state';
 
 interface Command<Type extends string, Data> {
@@ -11,10 +12,10 @@ interface Command<Type extends string, Data> {
 export type RequestPayment = Command<'RequestPayment', { readonly paymentId: PaymentId; readonly tenantId: TenantId; readonly instruction: PaymentInstruction }>;
 export type CancelPayment = Command<'CancelPayment', { readonly reason: string }>;
 export type StartBankSubmission = Command<'StartBankSubmission', { readonly idempotencyKey: string; readonly endToEndId: string; readonly gatewayId: string }>;
-export type RecordBankAttemptFailure = Command<'RecordBankAttemptFailure', { readonly attempt: number; readonly error: string }>;
+export type RecordBankAttemptFailure = Command<'RecordBankAttemptFailure', { readonly attempt: number; readonly error: string; readonly errorCode: BankErrorCode }>;
 export type SettlePayment = Command<'SettlePayment', { readonly bankTransferId: string }>;
-export type RejectPayment = Command<'RejectPayment', { readonly reason: string; readonly bankTransferId: string | null }>;
-export type ParkWithUnknownOutcome = Command<'ParkWithUnknownOutcome', { readonly lastError: string }>;
+export type RejectPayment = Command<'RejectPayment', { readonly reason: string; readonly reasonCode: string; readonly bankTransferId: string | null }>;
+export type ParkWithUnknownOutcome = Command<'ParkWithUnknownOutcome', { readonly lastError: string; readonly errorCode: BankErrorCode }>;
 export type RequestOperatorRetry = Command<'RequestOperatorRetry', { readonly reason: string }>;
 export type ResolveManually = Command<
   'ResolveManually',

@@ -89,7 +89,8 @@ function recordAttemptFailure(command: Commands.RecordBankAttemptFailure, state:
   if (command.data.attempt !== submitted.bank.attempts) {
     throw new DomainError('conflict', 'stale_bank_attempt', `attempt ${command.data.attempt} is not the current attempt ${submitted.bank.attempts}`);
   }
-  return [{ type: 'BankAttemptFailed', data: { attempt: command.data.attempt, error: command.data.error, failedAt: at(command.metadata) } }];
+  const { attempt, error, errorCode } = command.data;
+  return [{ type: 'BankAttemptFailed', data: { attempt, error, errorCode, failedAt: at(command.metadata) } }];
 }
 
 /**
@@ -120,14 +121,14 @@ function settle(command: Commands.SettlePayment, state: ExistingPaymentState): P
 function reject(command: Commands.RejectPayment, state: ExistingPaymentState): PaymentEvent[] {
   if (state.status === 'rejected' && state.bankTransferId === command.data.bankTransferId) return [];
   requireAwaitingOutcome(state, command.data.bankTransferId, 'reject');
-  const { reason, bankTransferId } = command.data;
-  return [{ type: 'PaymentRejected', data: { reason, bankTransferId, rejectedAt: at(command.metadata) } }];
+  const { reason, reasonCode, bankTransferId } = command.data;
+  return [{ type: 'PaymentRejected', data: { reason, reasonCode, bankTransferId, rejectedAt: at(command.metadata) } }];
 }
 
 function park(command: Commands.ParkWithUnknownOutcome, state: ExistingPaymentState): PaymentEvent[] {
   if (state.status === 'unknown') return [];
   const submitted = requireSubmitted(state, 'park');
-  return [{ type: 'BankOutcomeUnknown', data: { attempts: submitted.bank.attempts, lastError: command.data.lastError, parkedAt: at(command.metadata) } }];
+  return [{ type: 'BankOutcomeUnknown', data: { attempts: submitted.bank.attempts, lastError: command.data.lastError, errorCode: command.data.errorCode, parkedAt: at(command.metadata) } }];
 }
 
 function requireOperator(metadata: CommandMetadata): void {

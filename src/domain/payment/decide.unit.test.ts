@@ -37,9 +37,9 @@ const start = (key = 'ps1-key', endToEndId = 'PS1REF'): PaymentCommand => ({
   metadata: meta(gateway),
 });
 const settle = (bankTransferId = 'tr-1'): PaymentCommand => ({ type: 'SettlePayment', data: { bankTransferId }, metadata: meta(gateway) });
-const reject: PaymentCommand = { type: 'RejectPayment', data: { reason: 'insufficient funds', bankTransferId: 'tr-9' }, metadata: meta(gateway) };
-const failAttempt = (attempt: number): PaymentCommand => ({ type: 'RecordBankAttemptFailure', data: { attempt, error: 'timeout' }, metadata: meta(gateway) });
-const park: PaymentCommand = { type: 'ParkWithUnknownOutcome', data: { lastError: 'retry window exhausted' }, metadata: meta(gateway) };
+const reject: PaymentCommand = { type: 'RejectPayment', data: { reason: 'insufficient funds', reasonCode: 'AM04', bankTransferId: 'tr-9' }, metadata: meta(gateway) };
+const failAttempt = (attempt: number): PaymentCommand => ({ type: 'RecordBankAttemptFailure', data: { attempt, error: 'timeout', errorCode: 'bank_timeout' }, metadata: meta(gateway) });
+const park: PaymentCommand = { type: 'ParkWithUnknownOutcome', data: { lastError: 'retry window exhausted', errorCode: 'bank_timeout' }, metadata: meta(gateway) };
 const retryBy = (principal: Principal): PaymentCommand => ({ type: 'RequestOperatorRetry', data: { reason: 'bank is back' }, metadata: meta(principal) });
 const resolveBy = (principal: Principal, outcome: 'settled' | 'rejected', bankTransferId: string | null): PaymentCommand => ({
   type: 'ResolveManually',
@@ -166,15 +166,15 @@ describe('recording the bank outcome', () => {
 
   it('records a late answer from the bank after the payment was parked as unknown', () => {
     given(request(), start(), park).when(settle('tr-late')).then([{ type: 'PaymentSettled', data: { bankTransferId: 'tr-late' } }]);
-    given(request(), start(), park).when(reject).then([{ type: 'PaymentRejected', data: { reason: 'insufficient funds', bankTransferId: 'tr-9' } }]);
+    given(request(), start(), park).when(reject).then([{ type: 'PaymentRejected', data: { reason: 'insufficient funds', reasonCode: 'AM04', bankTransferId: 'tr-9' } }]);
   });
 
   it('records a business rejection as a fact, not an error', () => {
-    given(request(), start()).when(reject).then([{ type: 'PaymentRejected', data: { reason: 'insufficient funds', bankTransferId: 'tr-9' } }]);
+    given(request(), start()).when(reject).then([{ type: 'PaymentRejected', data: { reason: 'insufficient funds', reasonCode: 'AM04', bankTransferId: 'tr-9' } }]);
   });
 
   it('parks a payment whose outcome stays unknown, with its attempts', () => {
-    given(request(), start(), failAttempt(1), start()).when(park).then([{ type: 'BankOutcomeUnknown', data: { attempts: 2, lastError: 'retry window exhausted' } }]);
+    given(request(), start(), failAttempt(1), start()).when(park).then([{ type: 'BankOutcomeUnknown', data: { attempts: 2, lastError: 'retry window exhausted', errorCode: 'bank_timeout' } }]);
     given(request(), start(), park).when(park).then([]);
   });
 });

@@ -46,10 +46,27 @@ export interface BankSubmissionStarted {
   };
 }
 
+/**
+ * Why the gateway has no outcome, as a stable code clients may read; the
+ * free-text `error`/`lastError` beside it (bounded, it quotes the bank) is for
+ * staff only. Events written before the codes existed read as `bank_error`.
+ */
+export const BANK_ERROR_CODES = [
+  'bank_timeout',
+  'bank_unavailable',
+  'bank_still_processing',
+  'bank_answer_unreadable',
+  'bank_answer_conflicting',
+  'bank_transfer_not_found',
+  'bank_error',
+] as const;
+
+export type BankErrorCode = (typeof BANK_ERROR_CODES)[number];
+
 /** A bank call that did not give an outcome (timeout, 5xx, dropped connection); retried later. */
 export interface BankAttemptFailed {
   readonly type: 'BankAttemptFailed';
-  readonly data: { readonly attempt: number; readonly error: string; readonly failedAt: string };
+  readonly data: { readonly attempt: number; readonly error: string; readonly errorCode?: BankErrorCode; readonly failedAt: string };
 }
 
 export interface PaymentSettled {
@@ -59,13 +76,20 @@ export interface PaymentSettled {
 
 export interface PaymentRejected {
   readonly type: 'PaymentRejected';
-  readonly data: { readonly reason: string; readonly bankTransferId: string | null; readonly rejectedAt: string };
+  readonly data: {
+    /** The bank's own words, bounded and stripped of control characters: for staff. */
+    readonly reason: string;
+    /** ISO 20022 status reason code (AC04, AM04, …) or NARR when the bank gave none: what clients see. */
+    readonly reasonCode?: string;
+    readonly bankTransferId: string | null;
+    readonly rejectedAt: string;
+  };
 }
 
 /** The gateway could not learn the outcome within its retry window: parked for an operator. */
 export interface BankOutcomeUnknown {
   readonly type: 'BankOutcomeUnknown';
-  readonly data: { readonly attempts: number; readonly lastError: string; readonly parkedAt: string };
+  readonly data: { readonly attempts: number; readonly lastError: string; readonly errorCode?: BankErrorCode; readonly parkedAt: string };
 }
 
 export interface OperatorRetryRequested {

@@ -41,19 +41,19 @@ function evolveExisting(state: ExistingPaymentState, event: Exclude<PaymentEvent
       return {
         ...base,
         status: 'submitted',
-        bank: { attempts: attempt, idempotencyKey, endToEndId, lastError: state.bank?.lastError ?? null },
+        bank: { attempts: attempt, idempotencyKey, endToEndId, lastError: state.bank?.lastError ?? null, lastErrorCode: state.bank?.lastErrorCode ?? null },
         operatorRetryPending: false,
         updatedAt: startedAt,
       };
     }
     case 'BankAttemptFailed':
-      return { ...base, status: 'submitted', bank: { ...requireBank(state), lastError: event.data.error }, operatorRetryPending: false, updatedAt: event.data.failedAt };
+      return { ...base, status: 'submitted', bank: { ...requireBank(state), lastError: event.data.error, lastErrorCode: event.data.errorCode ?? 'bank_error' }, operatorRetryPending: false, updatedAt: event.data.failedAt };
     case 'PaymentSettled':
       return { ...base, status: 'settled', bankTransferId: event.data.bankTransferId, resolvedBy: null, updatedAt: event.data.settledAt };
     case 'PaymentRejected':
-      return { ...base, status: 'rejected', reason: event.data.reason, bankTransferId: event.data.bankTransferId, resolvedBy: null, updatedAt: event.data.rejectedAt };
+      return { ...base, status: 'rejected', reason: event.data.reason, reasonCode: event.data.reasonCode ?? 'NARR', bankTransferId: event.data.bankTransferId, resolvedBy: null, updatedAt: event.data.rejectedAt };
     case 'BankOutcomeUnknown':
-      return { ...base, status: 'unknown', bank: { ...requireBank(state), lastError: event.data.lastError }, updatedAt: event.data.parkedAt };
+      return { ...base, status: 'unknown', bank: { ...requireBank(state), lastError: event.data.lastError, lastErrorCode: event.data.errorCode ?? 'bank_error' }, updatedAt: event.data.parkedAt };
     case 'OperatorRetryRequested':
       return { ...base, status: 'submitted', bank: requireBank(state), operatorRetryPending: true, updatedAt: event.data.requestedAt };
     case 'PaymentResolvedByOperator': {
@@ -61,7 +61,7 @@ function evolveExisting(state: ExistingPaymentState, event: Exclude<PaymentEvent
       if (outcome === 'settled') {
         return { ...base, status: 'settled', bankTransferId: bankTransferId ?? '', resolvedBy: operator, updatedAt: resolvedAt };
       }
-      return { ...base, status: 'rejected', reason, bankTransferId, resolvedBy: operator, updatedAt: resolvedAt };
+      return { ...base, status: 'rejected', reason, reasonCode: null, bankTransferId, resolvedBy: operator, updatedAt: resolvedAt };
     }
     default:
       return assertNever(event, 'payment event');

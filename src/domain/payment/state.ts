@@ -1,6 +1,6 @@
 import type { CurrencyCode } from '../money';
 import type { PaymentId, TenantId } from '../ids';
-import type { Party } from './events';
+import type { BankErrorCode, Party } from './events';
 
 export type PaymentStatus = 'requested' | 'submitted' | 'settled' | 'rejected' | 'unknown' | 'cancelled';
 
@@ -18,7 +18,10 @@ export interface BankProgress {
   readonly attempts: number;
   readonly idempotencyKey: string;
   readonly endToEndId: string;
+  /** Free text for staff; it may quote the bank. */
   readonly lastError: string | null;
+  /** The stable code clients see instead. */
+  readonly lastErrorCode: BankErrorCode | null;
 }
 
 interface PaymentCommon {
@@ -36,7 +39,7 @@ export type PaymentState =
   | (PaymentCommon & { readonly status: 'requested' })
   | (PaymentCommon & { readonly status: 'submitted'; readonly bank: BankProgress; readonly operatorRetryPending: boolean })
   | (PaymentCommon & { readonly status: 'settled'; readonly bankTransferId: string; readonly resolvedBy: string | null })
-  | (PaymentCommon & { readonly status: 'rejected'; readonly reason: string; readonly bankTransferId: string | null; readonly resolvedBy: string | null })
+  | (PaymentCommon & { readonly status: 'rejected'; readonly reason: string; readonly reasonCode: string | null; readonly bankTransferId: string | null; readonly resolvedBy: string | null })
   | (PaymentCommon & { readonly status: 'unknown'; readonly bank: BankProgress })
   | (PaymentCommon & { readonly status: 'cancelled'; readonly reason: string });
 

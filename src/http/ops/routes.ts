@@ -9,7 +9,8 @@ import { Router, type Request, type Response } from 'express';
 import type { PaymentsModule } from '../../application/payments';
 import type { PaymentId, TenantId } from '../../domain/ids';
 import type { ExistingPaymentState } from '../../domain/payment';
-import type { LookupAnswer } from '../../bank-gateway/bank-client';
+import type { BankClient, LookupAnswer } from '../../bank-gateway/bank-client';
+import { transferRequestOf } from '../../bank-gateway/claim-worker';
 import type { ListQuery, WorkItem } from '../../bank-gateway/work-queue';
 import { commandMetadata, requireRole } from '../auth';
 import { problemResponse, type OpenAPIRegistry } from '../openapi';
@@ -35,7 +36,7 @@ export interface OpsRouterOptions {
   /** The gateway's work queue (listing only). */
   readonly workQueue: { list(query: ListQuery): Promise<WorkItem[]> };
   /** The bank, for the lookup before a retry. */
-  readonly bank: { findTransferByEndToEndId(endToEndId: string): Promise<LookupAnswer> };
+  readonly bank: Pick<BankClient, 'findTransfer'>;
   readonly now: () => Date;
   readonly registry: OpenAPIRegistry;
 }
@@ -108,7 +109,11 @@ async function retry(options: OpsRouterOptions, req: Request, res: Response, pat
     return;
   }
   const endToEndId = found.state.bank.endToEndId;
-  const answer = await options.bank.findTransferByEndToEndId(endToEndId);
+  const answer = await options.bank.findTransfer(transferRequestOf(found.state));
+  if (answer.kind === 'conflicting') {
+    // Neither an outcome nor a reason to resend: money may have moved wrongly, and that is reconciled by hand.
+    throw new HttpProblem(409, 'bank-answer-conflicting', 'The bank holds a transfer that contradicts this payment', `${answer.error}; reconcile it with the bank and resolve the payment manually`);
+  }
   if (answer.kind === 'accepted' || answer.kind === 'rejected') {
     const evidence = `bank lookup by end-to-end id ${endToEndId} at ${metadata.now.toISOString()}: transfer ${answer.bankTransferId} ${answer.kind}${answer.kind === 'rejected' ? ` (${answer.reason})` : ''}`;
     const outcome = answer.kind === 'accepted' ? ('settled' as const) : ('rejected' as const);

@@ -17,14 +17,40 @@ export function paymentView(state: ExistingPaymentState, revision: number): Paym
     updatedAt: state.updatedAt,
     revision,
     cancellationReason: state.status === 'cancelled' ? state.reason : null,
-    rejectionReason: state.status === 'rejected' ? state.reason : null,
+    rejectionReason: state.status === 'rejected' ? rejectionReasonOf(state) : null,
+    rejectionCode: state.status === 'rejected' ? state.reasonCode : null,
     bank: state.bank && {
       transferId: state.status === 'settled' || state.status === 'rejected' ? state.bankTransferId : null,
       attempts: state.bank.attempts,
-      lastError: state.bank.lastError,
+      // A stable code, never the bank's text (which staff read in the ops queue).
+      lastErrorCode: state.bank.lastErrorCode,
       endToEndId: state.bank.endToEndId,
     },
   };
+}
+
+/**
+ * Our own words for the ISO 20022 status reason codes a bank sends most; the
+ * bank's free text never reaches a client. An operator's resolution (no code)
+ * shows the operator's reason, which is ours.
+ */
+const REJECTION_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  AC01: 'incorrect account number',
+  AC04: 'account closed',
+  AC06: 'account blocked',
+  AG01: 'transaction forbidden on this account',
+  AM04: 'insufficient funds',
+  AM05: 'duplicate payment',
+  BE04: 'creditor address missing or incorrect',
+  MD07: 'account holder deceased',
+  MS02: 'reason not specified by the creditor',
+  MS03: 'reason not specified by the bank',
+  RR04: 'regulatory reason',
+};
+
+function rejectionReasonOf(state: Extract<ExistingPaymentState, { status: 'rejected' }>): string {
+  if (state.reasonCode === null) return state.reason;
+  return REJECTION_DESCRIPTIONS[state.reasonCode] ?? 'rejected by the bank';
 }
 
 /** Strong ETag: the representation is a pure function of the stream revision. */

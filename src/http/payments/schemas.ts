@@ -4,6 +4,7 @@ import { z } from 'zod';
 import '../openapi';
 import { parseMoney } from '../../domain/money';
 import { PAYMENT_ID_PATTERN } from '../../domain/ids';
+import { BANK_ERROR_CODES } from '../../domain/payment/events';
 
 export const REFERENCE_LENGTH_MAX = 140;
 
@@ -82,12 +83,16 @@ export const PaymentView = z
     updatedAt: z.string(),
     revision: z.number().int(),
     cancellationReason: z.string().nullable(),
-    rejectionReason: z.string().nullable(),
+    rejectionReason: z.string().nullable().openapi({ description: "Why the payment was rejected, in paystream's words (never the bank's free text)." }),
+    rejectionCode: z
+      .string()
+      .nullable()
+      .openapi({ description: 'ISO 20022 status reason code of a bank rejection (AC04, AM04, …; NARR when the bank gave none); null for an operator\'s resolution.', example: 'AC04' }),
     bank: z
       .object({
         transferId: z.string().nullable(),
         attempts: z.number().int(),
-        lastError: z.string().nullable(),
+        lastErrorCode: z.enum(BANK_ERROR_CODES).nullable().openapi({ description: 'Why the gateway has no outcome yet (or parked the payment), as a stable code.' }),
         endToEndId: z.string(),
       })
       .nullable(),

@@ -129,8 +129,8 @@ function stepsOf(payment: WorkloadPayment): Step[] {
   const key = { idempotencyKey: `key-${payment.tenantId}-${payment.paymentId}`, endToEndId: `e2e-${payment.paymentId}`, gatewayId: 'gw-1' };
   const submit: Step = { principal: GATEWAY, command: { type: 'StartBankSubmission', data: key } };
   const settle: Step = { principal: GATEWAY, command: { type: 'SettlePayment', data: { bankTransferId: `bt-${payment.paymentId}` } } };
-  const park: Step = { principal: GATEWAY, command: { type: 'ParkWithUnknownOutcome', data: { lastError: 'timeout after 3 attempts' } } };
-  const fail = (attempt: number): Step => ({ principal: GATEWAY, command: { type: 'RecordBankAttemptFailure', data: { attempt, error: 'bank answered 503' } } });
+  const park: Step = { principal: GATEWAY, command: { type: 'ParkWithUnknownOutcome', data: { lastError: 'timeout after 3 attempts', errorCode: 'bank_timeout' } } };
+  const fail = (attempt: number): Step => ({ principal: GATEWAY, command: { type: 'RecordBankAttemptFailure', data: { attempt, error: 'bank answered 503', errorCode: 'bank_unavailable' } } });
   const resolve = (outcome: 'settled' | 'rejected'): Step => ({
     principal: OPERATOR,
     command: { type: 'ResolveManually', data: { outcome, bankTransferId: outcome === 'settled' ? `bt-op-${payment.paymentId}` : null, reason: 'confirmed by phone', evidence: 'ticket 123' } },
@@ -143,7 +143,7 @@ function stepsOf(payment: WorkloadPayment): Step[] {
     case 'settled':
       return [submit, settle];
     case 'rejected':
-      return [submit, { principal: GATEWAY, command: { type: 'RejectPayment', data: { reason: 'account closed', bankTransferId: `bt-${payment.paymentId}` } } }];
+      return [submit, { principal: GATEWAY, command: { type: 'RejectPayment', data: { reason: 'account closed', reasonCode: 'AC04', bankTransferId: `bt-${payment.paymentId}` } } }];
     case 'retried-then-settled':
       return [submit, fail(1), submit, settle];
     case 'unknown':
