@@ -57,10 +57,7 @@ export function createPaymentsModule(options: PaymentsModuleOptions) {
 
   async function requestPayment(input: RequestPaymentInput, metadata: CommandMetadata): Promise<RequestPaymentOutcome> {
     const stream = paymentStreamName(input.tenantId, input.paymentId);
-    if (input.createOnly) {
-      const existing = await handler.load(stream);
-      if (existing.state.status !== 'none') throw new PreconditionFailedError('a payment with this id exists (If-None-Match: *)', existing.revision);
-    }
+    // Create-only is "expect no stream": the handler's one read refuses an existing payment (412) before deciding.
     const command: PaymentCommand = { type: 'RequestPayment', data: input, metadata };
     try {
       const result = await handler.handle(stream, command, input.createOnly ? { expectedRevision: -1 } : {});

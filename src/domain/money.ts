@@ -24,6 +24,9 @@ const EXPONENT_BY_CURRENCY: ReadonlyMap<string, number> = (() => {
 
 export type CurrencyCode = string & { readonly __brand: 'CurrencyCode' };
 
+/** Every currency we settle, sorted: the wire schemas' enum. */
+export const CURRENCY_CODES: readonly CurrencyCode[] = [...EXPONENT_BY_CURRENCY.keys()].sort() as CurrencyCode[];
+
 export interface Money {
   /** Integer amount in the currency's minor unit (cents for EUR, yen for JPY, fils for BHD). */
   readonly amountMinor: number;
@@ -49,7 +52,7 @@ export type MoneyProblem =
 export type MoneyResult = { readonly ok: true; readonly money: Money } | { readonly ok: false; readonly problem: MoneyProblem };
 
 /** Plain decimal notation only: no sign, exponent, grouping or leading zeros. */
-const DECIMAL_PATTERN = /^(0|[1-9][0-9]{0,17})(?:\.([0-9]{1,18}))?$/;
+export const DECIMAL_PATTERN = /^(0|[1-9][0-9]{0,17})(?:\.([0-9]{1,18}))?$/;
 
 /**
  * Parses a wire amount. `"125.5"` and `"125.50"` are the same EUR amount; more

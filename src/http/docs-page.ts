@@ -4,6 +4,8 @@
  */
 import express, { Router } from 'express';
 import { getAbsoluteFSPath } from 'swagger-ui-dist';
+import { z } from 'zod';
+import type { OpenAPIRegistry } from './openapi';
 import { methodNotAllowed } from './problem';
 
 const DOCS_PAGE = `<!doctype html>
@@ -16,8 +18,18 @@ const DOCS_PAGE = `<!doctype html>
 
 const INIT_SCRIPT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#docs', deepLinking: true });`;
 
-export function createDocsRouter(document: () => object): Router {
+export function createDocsRouter(document: () => object, registry: OpenAPIRegistry): Router {
   const router = Router();
+  registry.registerPath({
+    method: 'get',
+    path: '/openapi.json',
+    operationId: 'getOpenApiDocument',
+    tags: ['service'],
+    summary: 'This document (OpenAPI 3.1)',
+    description: 'A human-readable page of it is served at /docs.',
+    security: [],
+    responses: { 200: { description: 'The OpenAPI document', content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } } } },
+  });
   let cached: string | undefined;
   router.get('/openapi.json', (_req, res) => {
     cached ??= JSON.stringify(document());

@@ -4,6 +4,8 @@
  * projector) reports itself healthy, with its lag and details for operators.
  */
 import { Router } from 'express';
+import { z } from 'zod';
+import type { OpenAPIRegistry } from './openapi';
 import { methodNotAllowed } from './problem';
 
 export interface ReadinessReport {
@@ -40,4 +42,34 @@ export function createHealthRouter(checks: ReadonlyMap<string, ReadinessCheck>):
   // Public routes answer a wrong method themselves: past them every request needs a key.
   router.all(['/health/live', '/health/ready'], methodNotAllowed(['GET', 'HEAD']));
   return router;
+}
+
+/** The health routes in the API's document (the gateway and projector serve them too, without a document). */
+export function registerHealthOpenApi(registry: OpenAPIRegistry): void {
+  const Report = z.object({ healthy: z.boolean(), details: z.record(z.string(), z.unknown()).optional() });
+  const Readiness = z
+    .object({ status: z.enum(['ready', 'not_ready']), checks: z.record(z.string(), Report).describe('One report per component: the event store, and the gateway and projector where they run') })
+    .openapi('Readiness');
+  registry.registerPath({
+    method: 'get',
+    path: '/health/live',
+    operationId: 'getLiveness',
+    tags: ['service'],
+    summary: 'The process answers',
+    security: [],
+    responses: { 200: { description: 'Alive', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }).openapi('Liveness') } } } },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/health/ready',
+    operationId: 'getReadiness',
+    tags: ['service'],
+    summary: 'The process can do its work',
+    description: `Every component check answers within ${READINESS_CHECK_TIMEOUT_MS} ms and reports itself healthy.`,
+    security: [],
+    responses: {
+      200: { description: 'Ready', content: { 'application/json': { schema: Readiness } } },
+      503: { description: 'A component is not healthy', content: { 'application/json': { schema: Readiness } } },
+    },
+  });
 }

@@ -130,8 +130,10 @@ export const notFoundHandler: RequestHandler = (req, res) => {
   sendProblem(res, new HttpProblem(404, 'not-found', 'Not found', `no route for ${req.method} ${req.path}`));
 };
 
+/** Answers any other method with 405 and Allow; a path that answers GET answers HEAD too (express does), so Allow says so. */
 export function methodNotAllowed(allowed: readonly string[]): RequestHandler {
+  const methods = allowed.includes('GET') && !allowed.includes('HEAD') ? allowed.flatMap((method) => (method === 'GET' ? ['GET', 'HEAD'] : [method])) : allowed;
   return (req, res) => {
-    sendProblem(res, new HttpProblem(405, 'method-not-allowed', 'Method not allowed', `${req.method} is not allowed here`, {}, { Allow: allowed.join(', ') }));
+    sendProblem(res, new HttpProblem(405, 'method-not-allowed', 'Method not allowed', `${req.method} is not allowed here`, {}, { Allow: methods.join(', ') }));
   };
 }

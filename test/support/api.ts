@@ -8,6 +8,7 @@ import { SqlEventStore } from '../../src/event-store/sql/sql-event-store';
 import { createApiServer, type ApiServerOptions } from '../../src/http/server';
 import { DEMO_API_KEYS } from '../../src/http/auth';
 import { openTestDatabase, type EngineName } from './databases';
+import { contractFetch } from './openapi-contract';
 
 export const KEYS = {
   acme: DEMO_API_KEYS[0]!.key,
@@ -30,6 +31,8 @@ export async function startTestApi(engine: EngineName, overrides: Partial<ApiSer
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const api = createApiServer({ store, logger, apiKeys: undefined, amountMajorMax: 1_000_000, bodyBytesMax: 65_536, ...overrides });
   const { url } = await api.listen(0, '127.0.0.1');
+  // Every answer is checked against the served OpenAPI document (test/support/openapi-contract.ts).
+  const checkedFetch = contractFetch(url);
   const call = (method: string, path: string, options: { key?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}): Promise<TestResponse> => {
     const headers: Record<string, string> = { ...options.headers };
     if (options.key) headers['authorization'] = `Bearer ${options.key}`;
@@ -39,7 +42,7 @@ export async function startTestApi(engine: EngineName, overrides: Partial<ApiSer
       body = JSON.stringify(options.body);
       headers['content-type'] ??= 'application/json';
     }
-    return fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) }) as Promise<TestResponse>;
+    return checkedFetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) }) as Promise<TestResponse>;
   };
   return {
     url,
@@ -47,6 +50,8 @@ export async function startTestApi(engine: EngineName, overrides: Partial<ApiSer
     database,
     api,
     call,
+    /** fetch with the same contract check, for requests `call` cannot make. */
+    fetch: checkedFetch,
     close: async () => {
       await api.close();
       await store.close();

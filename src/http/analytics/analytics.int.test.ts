@@ -1,5 +1,6 @@
 import { sqlEngines } from '../../../test/support/databases';
 import { KEYS } from '../../../test/support/api';
+import { contractFetch } from '../../../test/support/openapi-contract';
 import { createPaymentsModule } from '../../application/payments';
 import type { PaymentId, TenantId } from '../../domain/ids';
 import type { CurrencyCode } from '../../domain/money';
@@ -236,7 +237,8 @@ describe.each(sqlEngines())('analyst API on %s', (engine) => {
       extraRouters: ({ registry }) => ({ routers: [createAnalyticsRouter({ database, freshness: api.projector.freshness, registry, readWaitMsMax: 300, csvPageRows: 5 })] }),
     });
     const { url } = await server.listen(0, '127.0.0.1');
-    const csv = () => fetch(`${url}/payments`, { headers: { authorization: `Bearer ${KEYS.analyst}`, accept: 'text/csv' } });
+    const checkedFetch = contractFetch(url);
+    const csv = () => checkedFetch(`${url}/payments`, { headers: { authorization: `Bearer ${KEYS.analyst}`, accept: 'text/csv' } });
     try {
       const before = await csv();
       expect(before.status).toBe(500);

@@ -5,7 +5,8 @@
  * without a currency, a range that ends before it starts).
  */
 import { z } from 'zod';
-import { currencyExponent, isCurrencyCode } from '../../domain/money';
+import '../openapi';
+import { CURRENCY_CODES, currencyExponent, isCurrencyCode } from '../../domain/money';
 import { isPaymentId, isTenantId, TENANT_ID_PATTERN } from '../../domain/ids';
 import { parsePosition, type GlobalPosition } from '../../event-store/port';
 import type { PaymentStatus } from '../../domain/payment';
@@ -43,10 +44,18 @@ const instant = z
   .refine((text) => inTimeRange(asDate(text)), `must be ${TIME_RANGE} once its offset is applied`);
 // abort: a day that is no date is one problem, not also out of range.
 const day = z.iso.date({ error: `must be a date such as 2026-03-01, ${TIME_RANGE}`, abort: true }).refine((text) => inTimeRange(asDate(text)), `must be a date ${TIME_RANGE}`);
-const statusList = z.string().refine((text) => text.split(',').every((status) => (PAYMENT_STATUSES as readonly string[]).includes(status)), `must be one or more of ${PAYMENT_STATUSES.join(', ')}, comma-separated`);
-const currency = z.string().refine(isCurrencyCode, 'must be an ISO 4217 currency code such as EUR');
+/** `a,b,c` of the given words, as a pattern for the document. */
+const commaListPattern = (words: readonly string[]) => `^(${words.join('|')})(,(${words.join('|')}))*$`;
+const statusList = z
+  .string()
+  .refine((text) => text.split(',').every((status) => (PAYMENT_STATUSES as readonly string[]).includes(status)), `must be one or more of ${PAYMENT_STATUSES.join(', ')}, comma-separated`)
+  .openapi({ pattern: commaListPattern(PAYMENT_STATUSES) });
+const currency = z.string().refine(isCurrencyCode, 'must be an ISO 4217 currency code such as EUR').openapi({ enum: [...CURRENCY_CODES] });
 const decimal = z.string().regex(/^(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?$/, 'must be a decimal string such as "125.50"');
-const position = z.string().refine((text) => parsePosition(text) !== undefined, 'must be a log position "commit/prepare" as in X-Log-Position');
+const position = z
+  .string()
+  .refine((text) => parsePosition(text) !== undefined, 'must be a log position "commit/prepare" as in X-Log-Position')
+  .openapi({ pattern: '^(-1|[0-9]{1,20})/(-1|[0-9]{1,20})$' });
 
 /** Documented in the OpenAPI document and used to check each parameter. */
 export const PaymentsQueryShape = {
@@ -68,6 +77,7 @@ export const VolumeQueryShape = {
   groupBy: z
     .string()
     .refine((text) => text.split(',').every((part) => (GROUP_BY_DIMENSIONS as readonly string[]).includes(part)), 'must be one or more of day, currency, status, comma-separated')
+    .openapi({ pattern: commaListPattern(GROUP_BY_DIMENSIONS) })
     .optional()
     .describe('Dimensions to group by; amounts are always split by currency, since they cannot be added across currencies. Default: day'),
   currency: currency.optional(),

@@ -11,12 +11,14 @@ import type { SqlClient } from '../../db/database';
 import { formatPosition, parsePosition, type GlobalPosition } from '../../event-store/port';
 import type { Freshness, ProjectionFreshness } from '../../projections/freshness';
 import { principalFrom, requireRole } from '../auth';
-import { problemResponse, type OpenAPIRegistry } from '../openapi';
+import { problemResponse, RequestHeaders, type OpenAPIRegistry } from '../openapi';
+import { PaymentStatus } from '../payments/schemas';
 import { HttpProblem, methodNotAllowed, validationProblem } from '../problem';
 import { csvLine, streamCsv } from './csv';
 import {
   CSV_ROWS_MAX,
   encodeCursor,
+  GROUP_BY_DIMENSIONS,
   PAGE_ROWS_DEFAULT,
   parsePaymentsQuery,
   parseVolumeQuery,
@@ -171,48 +173,56 @@ function nextLink(req: Request, cursor: string): string {
 }
 
 function registerOpenApi(registry: OpenAPIRegistry): void {
-  const freshnessHeaders = z.object({
-    [FRESHNESS_HEADERS.position]: z.string().describe('Log position the read model has reached ("commit/prepare")'),
-    [FRESHNESS_HEADERS.status]: z.string().describe('running, stopped (poison event) or rebuilding'),
-    [FRESHNESS_HEADERS.lagEvents]: z.string().describe('Events not yet applied ("1000+" when counting stopped there)'),
-    [FRESHNESS_HEADERS.lagSeconds]: z.string().describe('Age in seconds of the oldest event not yet applied'),
-  });
-  const waitHeader = z.object({ [WAIT_FOR_POSITION_HEADER.toLowerCase()]: z.string().optional().describe('Like ?minPosition=: wait (bounded) for this log position') });
+  const freshnessHeader = (description: string) => ({ description, required: true, schema: { type: 'string' as const } });
+  const freshnessHeaders = {
+    [FRESHNESS_HEADERS.position]: freshnessHeader('Log position the read model has reached ("commit/prepare", or none)'),
+    [FRESHNESS_HEADERS.status]: freshnessHeader('running, stopped (poison event) or rebuilding'),
+    [FRESHNESS_HEADERS.lagEvents]: freshnessHeader('Events not yet applied ("1000+" when counting stopped there)'),
+    [FRESHNESS_HEADERS.lagSeconds]: freshnessHeader('Age in seconds of the oldest event not yet applied'),
+  };
   const Party = z.object({ name: z.string(), iban: z.string().describe('Masked: ****1234') });
   const PaymentItemSchema = z
     .object({
-      id: z.string(), tenant: z.string(), status: z.string(), amount: z.string(), currency: z.string(), debtor: Party, creditor: Party,
+      id: z.string(), tenant: z.string(), status: PaymentStatus, amount: z.string(), currency: z.string(), debtor: Party, creditor: Party,
       reference: z.string().nullable(), createdAt: z.string(), updatedAt: z.string(), bankTransferId: z.string().nullable(), attempts: z.number().int(),
     })
     .openapi('PaymentListItem');
-  const PaymentPage = z.object({ items: z.array(PaymentItemSchema), nextCursor: z.string().nullable(), next: z.string().nullable() }).openapi('PaymentPage');
+  const PaymentPage = z
+    .object({ items: z.array(PaymentItemSchema), nextCursor: z.string().nullable(), next: z.string().nullable().describe('The next page as a relative URL with the same filters') })
+    .openapi('PaymentPage');
   const VolumeReport = z
     .object({
-      from: z.string(), to: z.string(), groupBy: z.array(z.string()),
-      rows: z.array(z.object({ day: z.string().optional(), status: z.string().optional(), currency: z.string(), count: z.number().int(), amount: z.string(), amountMinor: z.string() })),
+      from: z.string(), to: z.string(), groupBy: z.array(z.enum(GROUP_BY_DIMENSIONS)),
+      rows: z.array(z.object({ day: z.string().optional(), status: PaymentStatus.optional(), currency: z.string(), count: z.number().int(), amount: z.string(), amountMinor: z.string() })),
     })
     .openapi('VolumeReport');
   const errors = {
-    400: problemResponse('Invalid filters: every problem listed'),
-    401: problemResponse('Missing or unknown API key'),
-    403: problemResponse('Role not allowed, or another tenant named by a client'),
+    400: problemResponse('Invalid filters or X-Wait-For-Position: every problem listed'),
     406: problemResponse('Neither JSON nor CSV acceptable'),
-    503: problemResponse('The read model did not reach the asked position within the wait bound (Retry-After)'),
+    503: problemResponse('The read model did not reach the asked position within the wait bound', { 'Retry-After': 'required' }),
   };
   const csv = { 'text/csv': { schema: z.string() } };
   registry.registerPath({
     method: 'get',
     path: '/payments',
+    operationId: 'listPayments',
+    tags: ['analytics'],
     summary: 'List payments from the read model (analysts, operators; clients see their own tenant)',
     description: `Keyset pagination in (createdAt, tenant, id) order: follow nextCursor. \`Accept: text/csv\` streams up to ${CSV_ROWS_MAX} rows.`,
-    request: { query: z.object(PaymentsQueryShape), headers: waitHeader },
-    responses: { 200: { description: 'A page of payments', headers: freshnessHeaders, content: { 'application/json': { schema: PaymentPage }, ...csv } }, ...errors },
+    request: { query: z.object(PaymentsQueryShape), headers: [RequestHeaders.waitForPosition] },
+    responses: {
+      200: { description: 'A page of payments', headers: freshnessHeaders, content: { 'application/json': { schema: PaymentPage }, ...csv } },
+      ...errors,
+      403: problemResponse('Role not allowed, or another tenant named by a client'),
+    },
   });
   registry.registerPath({
     method: 'get',
     path: '/reports/volume',
+    operationId: 'getVolumeReport',
+    tags: ['analytics'],
     summary: 'Payment counts and amounts per day, currency and status (staff)',
-    request: { query: z.object(VolumeQueryShape), headers: waitHeader },
+    request: { query: z.object(VolumeQueryShape), headers: [RequestHeaders.waitForPosition] },
     responses: { 200: { description: 'The report', headers: freshnessHeaders, content: { 'application/json': { schema: VolumeReport }, ...csv } }, ...errors },
   });
 }

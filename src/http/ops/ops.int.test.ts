@@ -7,6 +7,7 @@ import pino from 'pino';
 import type { PaymentId } from '../../domain/ids';
 import { createApiServer, type ApiServer } from '../server';
 import { KEYS } from '../../../test/support/api';
+import { contractFetch } from '../../../test/support/openapi-contract';
 import { sqlEngines } from '../../../test/support/databases';
 import { createBankClientFromConfig } from '../../bank-gateway/compose';
 import { startGatewayHarness, TENANT, testGatewayConfig, type GatewayHarness } from '../../bank-gateway/testing/harness';
@@ -22,6 +23,7 @@ describe.each(sqlEngines())('operator API over HTTP on %s', (engine) => {
   let harness: GatewayHarness;
   let api: ApiServer;
   let url: string;
+  let checkedFetch: typeof fetch;
 
   beforeAll(async () => {
     bank = await startSandboxBankForTests();
@@ -41,6 +43,8 @@ describe.each(sqlEngines())('operator API over HTTP on %s', (engine) => {
       }),
     });
     url = (await api.listen(0, '127.0.0.1')).url;
+    // Every answer is checked against the served OpenAPI document (test/support/openapi-contract.ts).
+    checkedFetch = contractFetch(url);
   });
   afterEach(() => bank.heal());
   afterAll(async () => {
@@ -50,7 +54,7 @@ describe.each(sqlEngines())('operator API over HTTP on %s', (engine) => {
   });
 
   const call = (method: string, path: string, key: string | undefined, body?: unknown) =>
-    fetch(`${url}${path}`, {
+    checkedFetch(`${url}${path}`, {
       method,
       headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),

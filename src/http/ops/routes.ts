@@ -13,7 +13,7 @@ import type { BankClient, LookupAnswer } from '../../bank-gateway/bank-client';
 import { transferRequestOf } from '../../bank-gateway/claim-worker';
 import type { ListQuery, WorkItem } from '../../bank-gateway/work-queue';
 import { commandMetadata, requireRole } from '../auth';
-import { problemResponse, type OpenAPIRegistry } from '../openapi';
+import { problemResponse, responseHeaders, type OpenAPIRegistry } from '../openapi';
 import { HttpProblem, methodNotAllowed } from '../problem';
 import { etagOf, paymentView } from '../payments/representation';
 import { PaymentView } from '../payments/schemas';
@@ -173,40 +173,52 @@ function itemView(item: WorkItem) {
 }
 
 function registerOpenApi(registry: OpenAPIRegistry): void {
-  const common = {
-    400: problemResponse('Invalid parameters or body: every problem listed'),
-    401: problemResponse('Missing or unknown API key'),
-    403: problemResponse('Role not allowed (operator or supervisor only)'),
-  };
+  const staffOnly = problemResponse('Role not allowed (operator or supervisor only)');
+  const etag = responseHeaders({ ETag: 'required' });
   const paymentContent = { content: { 'application/json': { schema: PaymentView } } };
   registry.registerPath({
     method: 'get',
     path: '/ops/payments',
+    operationId: 'listOperatorPayments',
+    tags: ['operations'],
     summary: 'Payments needing an operator, or still with the gateway',
+    description: 'Keyset pagination in (tenant, id) order: follow nextCursor.',
     request: { query: OpsListQuery },
-    responses: { 200: { description: 'A page of payments, oldest key first', content: { 'application/json': { schema: OpsPaymentList } } }, ...common },
+    responses: {
+      200: { description: 'A page of payments', content: { 'application/json': { schema: OpsPaymentList } } },
+      400: problemResponse('Invalid status, limit or cursor: every problem listed'),
+      403: staffOnly,
+    },
   });
   registry.registerPath({
     method: 'post',
     path: '/ops/payments/{tenant}/{id}/retry',
+    operationId: 'retryOperatorPayment',
+    tags: ['operations'],
     summary: 'Look the transfer up at the bank, then record its outcome or let the gateway retry with the same key',
-    request: { params: OpsPaymentParams, body: { content: { 'application/json': { schema: RetryRequest } } } },
+    description: 'Never a second transfer: the bank is asked first; only a transfer it does not hold is retried, with the same idempotency key.',
+    request: { params: OpsPaymentParams, body: { description: 'Why the operator acts', required: true, content: { 'application/json': { schema: RetryRequest } } } },
     responses: {
-      200: { description: 'The bank holds the transfer: its outcome was recorded', content: { 'application/json': { schema: RetryResponse } } },
-      202: { description: 'Retry recorded: the gateway looks up again, then resubmits with the same key', content: { 'application/json': { schema: RetryResponse } } },
-      ...common,
+      200: { description: 'The bank holds the transfer: its outcome was recorded', headers: etag, content: { 'application/json': { schema: RetryResponse } } },
+      202: { description: 'Retry recorded: the gateway looks up again, then resubmits with the same key', headers: responseHeaders({ ETag: 'optional' }), content: { 'application/json': { schema: RetryResponse } } },
+      400: problemResponse('Invalid path or body: every problem listed'),
+      403: staffOnly,
       404: problemResponse('No such payment'),
       409: problemResponse('The payment is not parked with an unknown outcome'),
+      412: problemResponse('The payment changed between the bank lookup and the write; look again'),
     },
   });
   registry.registerPath({
     method: 'post',
     path: '/ops/payments/{tenant}/{id}/resolve',
+    operationId: 'resolveOperatorPayment',
+    tags: ['operations'],
     summary: 'Record the outcome found by manual reconciliation',
-    request: { params: OpsPaymentParams, body: { content: { 'application/json': { schema: ResolveRequest } } } },
+    request: { params: OpsPaymentParams, body: { description: 'The outcome, its evidence and the reason', required: true, content: { 'application/json': { schema: ResolveRequest } } } },
     responses: {
-      200: { description: 'Resolved (also when it already was, the same way)', ...paymentContent },
-      ...common,
+      200: { description: 'Resolved (also when it already was, the same way)', headers: etag, ...paymentContent },
+      400: problemResponse('Invalid path or body: every problem listed'),
+      403: staffOnly,
       404: problemResponse('No such payment'),
       409: problemResponse('The payment is not parked with an unknown outcome'),
     },

@@ -230,6 +230,14 @@ describe.each(sqlEngines())('payments API over HTTP on %s', (engine) => {
       expect(unknownCurrency.errors.map((error: { pointer: string }) => error.pointer).sort()).toEqual(['/creditor', '/currency']);
     });
 
+    it('when the amount is no decimal and the currency unknown, then both are listed with the other missing fields, and nothing is written', async () => {
+      const problem = await expectProblem(await put('amount-and-currency', { amount: 'x', currency: 'nope' }), 400, 'validation-failed', 'The request is invalid');
+      expect(problem.errors.map((error: { pointer: string }) => error.pointer).sort()).toEqual(['/amount', '/creditor', '/currency', '/debtor']);
+      const wellFormed = await expectProblem(await put('amount-and-currency', { amount: '1.234', currency: 'EUR' }), 400, 'validation-failed', 'The request is invalid');
+      expect(wellFormed.errors).toEqual(expect.arrayContaining([{ pointer: '/amount', detail: 'EUR allows at most 2 decimals' }]));
+      expect(await api.store.readStream(paymentStreamName('acme' as TenantId, 'amount-and-currency' as PaymentId))).toEqual([]);
+    });
+
     it('when metadata uses the key __proto__, then 400 rather than a silently dropped entry', async () => {
       const rawBody = JSON.stringify(validPayment()).replace(/}$/, ',"metadata":{"__proto__":"x"}}');
       const response = await api.call('PUT', '/payments/proto-key', { key: KEYS.acme, rawBody, headers: { 'content-type': 'application/json' } });
@@ -414,7 +422,7 @@ describe.each(sqlEngines())('payments API over HTTP on %s', (engine) => {
       await expectProblem(await api.call('GET', '/nowhere', { key: KEYS.acme }), 404, 'not-found', 'Not found');
       const wrongMethod = await api.call('DELETE', '/payments/x', { key: KEYS.acme });
       await expectProblem(wrongMethod, 405, 'method-not-allowed', 'Method not allowed');
-      expect(wrongMethod.headers.get('allow')).toBe('GET, PUT');
+      expect(wrongMethod.headers.get('allow')).toBe('GET, HEAD, PUT');
       const wrongCancelMethod = await api.call('GET', '/payments/x/cancel', { key: KEYS.acme });
       await expectProblem(wrongCancelMethod, 405, 'method-not-allowed', 'Method not allowed');
       expect(wrongCancelMethod.headers.get('allow')).toBe('POST');

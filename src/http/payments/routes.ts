@@ -8,14 +8,13 @@ import { z } from 'zod';
 import type { PaymentsModule } from '../../application/payments';
 import { formatPosition, type GlobalPosition } from '../../event-store/port';
 import { isTenantId, type PaymentId, type TenantId } from '../../domain/ids';
-import { parseMoney } from '../../domain/money';
 import type { PaymentInstruction } from '../../domain/payment';
 import { commandMetadata, principalFrom, requireRole } from '../auth';
 import { HttpProblem, methodNotAllowed } from '../problem';
-import { problemResponse, type OpenAPIRegistry } from '../openapi';
+import { responseHeaders, problemResponse, RequestHeaders, type OpenAPIRegistry } from '../openapi';
 import { parseRequestParts } from '../validation';
 import { PreconditionFailedError } from '../../application/errors';
-import { CancelRequest, PaymentIdParam, PaymentView, paymentRequestSchema, type PaymentRequestBody } from './schemas';
+import { CancelRequest, PaymentIdParam, PaymentView, paymentRequestSchema, StaffTenantQuery } from './schemas';
 import { etagOf, parseEntityTags, paymentView } from './representation';
 
 export const LOG_POSITION_HEADER = 'X-Log-Position';
@@ -36,7 +35,7 @@ export function createPaymentsRouter(options: PaymentsRouterOptions): Router {
   router
     .route('/payments/:id')
     .put(requireRole('client'), async (req, res) => {
-      const { path, body } = parseRequestParts<{ path: { id: string }; body: PaymentRequestBody }>({
+      const { path, body: instruction } = parseRequestParts<{ path: { id: string }; body: PaymentInstruction }>({
         path: { schema: PaymentIdParam, value: req.params },
         body: { schema: requestSchema, value: requireJsonBody(req) },
       });
@@ -44,7 +43,7 @@ export function createPaymentsRouter(options: PaymentsRouterOptions): Router {
       if (principal.kind !== 'client') throw new Error('requireRole let a non-client through');
       const precondition = parseEntityTags(req.get('if-none-match'));
       const outcome = await payments.requestPayment(
-        { tenantId: principal.tenantId, paymentId: path.id as PaymentId, instruction: toInstruction(body, options.amountMajorMax), createOnly: precondition?.any === true },
+        { tenantId: principal.tenantId, paymentId: path.id as PaymentId, instruction, createOnly: precondition?.any === true },
         commandMetadata(req, res, now),
       );
       if (outcome.created) res.status(201).location(`/payments/${encodeURIComponent(path.id)}`);
@@ -115,19 +114,6 @@ export function requireJsonBody(req: Request): unknown {
   return req.body;
 }
 
-function toInstruction(body: PaymentRequestBody, amountMajorMax: number): PaymentInstruction {
-  const money = parseMoney(body.amount, body.currency, amountMajorMax);
-  if (!money.ok) throw new Error('schema let an invalid amount through');
-  return {
-    amountMinor: money.money.amountMinor,
-    currency: money.money.currency,
-    debtor: body.debtor,
-    creditor: body.creditor,
-    reference: body.reference ?? null,
-    metadata: body.metadata ?? {},
-  };
-}
-
 function sendPayment(res: Response, state: Parameters<typeof paymentView>[0], revision: number, position: GlobalPosition | undefined): void {
   res.setHeader('ETag', etagOf(revision));
   if (position) res.setHeader(LOG_POSITION_HEADER, formatPosition(position));
@@ -135,50 +121,67 @@ function sendPayment(res: Response, state: Parameters<typeof paymentView>[0], re
 }
 
 function registerOpenApi(registry: OpenAPIRegistry, requestSchema: ReturnType<typeof paymentRequestSchema>): void {
+  const written = responseHeaders({ ETag: 'required', 'X-Log-Position': 'required' });
   const paymentContent = { content: { 'application/json': { schema: PaymentView } } };
-  const common = {
-    400: problemResponse('Invalid id or body: every problem listed'),
-    401: problemResponse('Missing or unknown API key'),
-    403: problemResponse('Role not allowed'),
-  };
   registry.registerPath({
     method: 'put',
     path: '/payments/{id}',
+    operationId: 'createPayment',
+    tags: ['payments'],
     summary: 'Create a payment with your own id (idempotent)',
-    description: 'Retrying the same request returns the same payment (200). The same id with other details is 409 and audited. If-None-Match: * makes it create-only (412 if it exists).',
+    description:
+      'Your id is the idempotency record and never expires: retrying the same request returns the same payment (200) and writes nothing. ' +
+      'The same id with other details is 409, and the attempt is audited. If-None-Match: * makes it create-only (412 if it exists). Clients only: the tenant is the API key\'s.',
     request: {
       params: PaymentIdParam,
-      headers: z.object({ 'if-none-match': z.string().optional() }),
-      body: { content: { 'application/json': { schema: requestSchema } } },
+      headers: [RequestHeaders.ifNoneMatch.openapi({ param: { name: 'If-None-Match', in: 'header', description: '* : create only; answer 412 if the payment exists' } })],
+      body: { description: 'The payment instruction', required: true, content: { 'application/json': { schema: requestSchema } } },
     },
     responses: {
-      201: { description: 'Created', ...paymentContent },
-      200: { description: 'Already exists with the same details', ...paymentContent },
-      ...common,
-      409: problemResponse('The id is taken by a payment with other details'),
+      201: { description: 'Created', headers: { ...written, ...responseHeaders({ Location: 'required' }) }, ...paymentContent },
+      200: { description: 'Already exists with the same details: nothing written', headers: written, ...paymentContent },
+      400: problemResponse('Invalid id or body (duplicate member names included): every problem listed'),
+      409: problemResponse('The id is taken by a payment with other details (differingFields lists them)'),
       412: problemResponse('If-None-Match: * and the payment exists'),
-      413: problemResponse('Body too large'),
-      415: problemResponse('Body is not JSON'),
     },
   });
   registry.registerPath({
     method: 'get',
     path: '/payments/{id}',
+    operationId: 'getPayment',
+    tags: ['payments'],
     summary: 'Read a payment',
-    request: { params: PaymentIdParam, query: z.object({ tenant: z.string().optional().describe('staff only: the tenant of the payment') }) },
-    responses: { 200: { description: 'The payment', ...paymentContent }, 304: { description: 'Not modified' }, ...common, 404: problemResponse('No such payment for your tenant') },
+    description: 'Clients read their own tenant\'s payments; staff name the tenant with ?tenant=.',
+    request: {
+      params: PaymentIdParam,
+      query: z.object({ tenant: StaffTenantQuery }),
+      headers: [RequestHeaders.ifNoneMatch.openapi({ param: { name: 'If-None-Match', in: 'header', description: 'Entity tags you hold: 304 when the payment is still at one of them' } })],
+    },
+    responses: {
+      200: { description: 'The payment', headers: written, ...paymentContent },
+      304: { description: 'Not modified: still at the revision you hold', headers: responseHeaders({ ETag: 'required' }) },
+      400: problemResponse('Invalid id, or staff left out ?tenant='),
+      404: problemResponse('No such payment for this tenant'),
+    },
   });
   registry.registerPath({
     method: 'post',
     path: '/payments/{id}/cancel',
+    operationId: 'cancelPayment',
+    tags: ['payments'],
     summary: 'Cancel a payment not yet handed to the bank',
-    request: { params: PaymentIdParam, body: { content: { 'application/json': { schema: CancelRequest } } } },
+    description: 'Idempotent: cancelling a cancelled payment answers it again. With If-Match, only if the payment is still at that revision.',
+    request: {
+      params: PaymentIdParam,
+      headers: [RequestHeaders.ifMatch],
+      body: { description: 'Why the payment is cancelled', required: true, content: { 'application/json': { schema: CancelRequest } } },
+    },
     responses: {
-      200: { description: 'Cancelled (also when it already was)', ...paymentContent },
-      ...common,
+      200: { description: 'Cancelled (also when it already was)', headers: written, ...paymentContent },
+      400: problemResponse('Invalid id, body or If-Match: every problem listed'),
       404: problemResponse('No such payment'),
       409: problemResponse('Already with the bank or final'),
-      412: problemResponse('If-Match does not match the current revision'),
+      412: problemResponse('If-Match does not match the current revision (or is weak)'),
     },
   });
 }

@@ -2,16 +2,21 @@
 import { electronicFormatIBAN, isValidIBAN } from 'ibantools';
 import { z } from 'zod';
 import '../openapi';
-import { parseMoney } from '../../domain/money';
-import { PAYMENT_ID_PATTERN } from '../../domain/ids';
+import { CURRENCY_CODES, DECIMAL_PATTERN, isCurrencyCode, parseMoney, type CurrencyCode, type MoneyProblem } from '../../domain/money';
+import { PAYMENT_ID_PATTERN, TENANT_ID_PATTERN } from '../../domain/ids';
+import type { PaymentInstruction } from '../../domain/payment';
 import { BANK_ERROR_CODES } from '../../domain/payment/events';
 
 export const REFERENCE_LENGTH_MAX = 140;
+export const PARTY_NAME_LENGTH_MAX = 140;
+export const METADATA_ENTRIES_MAX = 20;
+export const METADATA_VALUE_LENGTH_MAX = 500;
+/** What a client may type: spaces and dashes are dropped, letters upper-cased, before the ISO 13616 check. */
+export const IBAN_INPUT_LENGTH_MAX = 64;
 
 const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object';
-export const METADATA_ENTRIES_MAX = 20;
-export const METADATA_KEY_LENGTH_MAX = 40;
-export const METADATA_VALUE_LENGTH_MAX = 500;
+const METADATA_KEY_PATTERN = /^[A-Za-z0-9_.-]{1,40}$/;
+const ID_CHARACTERS = 'must be 1 to 64 characters of A-Z a-z 0-9 . _ ~ -';
 
 /**
  * A client's payment id. Rationale for refusing "." and "..": clients and proxies
@@ -19,62 +24,112 @@ export const METADATA_VALUE_LENGTH_MAX = 500;
  */
 export const PaymentIdString = z
   .string()
-  .regex(PAYMENT_ID_PATTERN, 'must be 1 to 64 characters of A-Z a-z 0-9 . _ ~ -')
-  .refine((id) => id !== '.' && id !== '..', 'must not be "." or ".." (URLs drop those path segments)');
+  .regex(PAYMENT_ID_PATTERN, ID_CHARACTERS)
+  .refine((id) => id !== '.' && id !== '..', 'must not be "." or ".." (URLs drop those path segments)')
+  .openapi({ not: { enum: ['.', '..'] }, description: 'Your id for the payment (RFC 3986 unreserved characters); "." and ".." are refused' });
 
 export const PaymentIdParam = z.object({
   id: PaymentIdString.openapi({ param: { name: 'id', in: 'path' }, example: 'order-2026-0001' }),
 });
 
+export const TenantIdString = z.string().regex(TENANT_ID_PATTERN, ID_CHARACTERS);
+
+/** ?tenant= of a single-payment route: staff must name it, a client's key names it already. */
+export const StaffTenantQuery = TenantIdString.optional().describe('Required for staff (analyst, operator, supervisor): the tenant of the payment. Ignored for clients, whose key names their tenant.');
+
 const Iban = z
   .string()
-  .max(64)
+  .max(IBAN_INPUT_LENGTH_MAX)
   .transform((value) => electronicFormatIBAN(value) ?? '')
-  .refine((value) => isValidIBAN(value), 'must be a valid IBAN');
+  .refine((value) => isValidIBAN(value), 'must be a valid IBAN')
+  .openapi({
+    type: 'string',
+    minLength: 15,
+    maxLength: IBAN_INPUT_LENGTH_MAX,
+    pattern: '^[A-Za-z]{2}[0-9]{2}[A-Za-z0-9 -]{11,60}$',
+    description: 'ISO 13616 IBAN with a valid check sum, 15 to 34 characters once spaces and dashes are dropped; answered in electronic form',
+    example: 'DE89 3704 0044 0532 0130 00',
+  });
 
 const Party = z.strictObject({
-  name: z.string().trim().min(1, 'required').max(140),
-  iban: Iban.openapi({ type: 'string', example: 'DE89 3704 0044 0532 0130 00' }),
+  name: z.string().trim().min(1, 'required').max(PARTY_NAME_LENGTH_MAX),
+  iban: Iban,
 });
 
-/** The PUT body. Amount and currency are checked together against ISO 4217 and the configured maximum. */
+const Currency = z.enum(CURRENCY_CODES as [CurrencyCode, ...CurrencyCode[]], { error: 'must be an ISO 4217 currency code we settle, such as EUR' }).openapi({ example: 'EUR' });
+
+/** The amount's form alone; its decimals and bounds depend on the currency and are checked with it. */
+const Amount = z
+  .string({ error: 'must be a decimal string such as "125.50"' })
+  .regex(DECIMAL_PATTERN, 'must be a decimal string such as "125.50"')
+  .openapi({ example: '125.50', description: "Decimal string, no more decimals than the currency's minor unit (EUR 2, JPY 0, BHD 3), greater than zero, at most AMOUNT_MAJOR_MAX" });
+
+const Metadata = z
+  .record(z.string().regex(METADATA_KEY_PATTERN, 'keys are 1 to 40 characters of A-Z a-z 0-9 _ . -'), z.string().max(METADATA_VALUE_LENGTH_MAX))
+  .refine((map) => Object.keys(map).length <= METADATA_ENTRIES_MAX, `at most ${METADATA_ENTRIES_MAX} entries`)
+  // propertyNames is JSON Schema 2020-12 (OpenAPI 3.1), which the library's metadata type does not list.
+  .openapi({ maxProperties: METADATA_ENTRIES_MAX, ...({ propertyNames: { pattern: METADATA_KEY_PATTERN.source } } as object), description: `Up to ${METADATA_ENTRIES_MAX} string values of at most ${METADATA_VALUE_LENGTH_MAX} characters; keys 1 to 40 of A-Z a-z 0-9 _ . -` });
+
+const moneyIssue = (problem: MoneyProblem) => ({ code: 'custom' as const, path: [problem.field], message: problem.message });
+
+/**
+ * The PUT body, parsed once into the domain's instruction: the amount becomes
+ * integer minor units in the currency's exponent, IBANs their electronic form.
+ * Amount and currency are checked together against ISO 4217 and the maximum.
+ */
 export function paymentRequestSchema(amountMajorMax: number) {
   return z
     .strictObject({
-      amount: z.string({ error: 'must be a decimal string such as "125.50"' }).openapi({ example: '125.50' }),
-      currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as EUR').openapi({ example: 'EUR' }),
+      amount: Amount,
+      currency: Currency,
       debtor: Party,
       creditor: Party,
       reference: z.string().max(REFERENCE_LENGTH_MAX).optional(),
-      metadata: z
-        .record(z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'keys are 1 to 40 characters of A-Z a-z 0-9 _ . -'), z.string().max(METADATA_VALUE_LENGTH_MAX))
-        .refine((map) => Object.keys(map).length <= METADATA_ENTRIES_MAX, `at most ${METADATA_ENTRIES_MAX} entries`)
-        .optional(),
+      metadata: Metadata.optional(),
     })
     .superRefine(
       (body, context) => {
-        if (!/^[A-Z]{3}$/.test(body.currency)) return;
         const parsed = parseMoney(body.amount, body.currency, amountMajorMax);
-        if (!parsed.ok) context.addIssue({ code: 'custom', path: [parsed.problem.field], message: parsed.problem.message });
+        if (!parsed.ok) context.addIssue(moneyIssue(parsed.problem));
       },
-      // Also when other fields are wrong: one answer lists every problem, the amount's too.
-      { when: ({ value }) => isObject(value) && typeof value['amount'] === 'string' && typeof value['currency'] === 'string' },
+      // Only when other fields are wrong, so one answer lists every problem, the amount's too;
+      // a body with no other problem has its money parsed (once) by the transform below.
+      {
+        when: ({ value, issues }) =>
+          issues.length > 0 && isObject(value) && typeof value['amount'] === 'string' && DECIMAL_PATTERN.test(value['amount']) && isCurrencyCode(String(value['currency'])),
+      },
     )
+    .transform((body, context): PaymentInstruction => {
+      const parsed = parseMoney(body.amount, body.currency, amountMajorMax);
+      if (!parsed.ok) {
+        context.addIssue(moneyIssue(parsed.problem));
+        return z.NEVER;
+      }
+      return {
+        amountMinor: parsed.money.amountMinor,
+        currency: parsed.money.currency,
+        debtor: body.debtor,
+        creditor: body.creditor,
+        reference: body.reference ?? null,
+        metadata: body.metadata ?? {},
+      };
+    })
     .openapi('PaymentRequest');
 }
 
-export type PaymentRequestBody = z.infer<ReturnType<typeof paymentRequestSchema>>;
-
 export const CancelRequest = z.strictObject({ reason: z.string().trim().min(1, 'required').max(500) }).openapi('CancelRequest');
 
-const PartyView = z.object({ name: z.string(), iban: z.string() });
+export const PAYMENT_STATUSES = ['requested', 'submitted', 'settled', 'rejected', 'unknown', 'cancelled'] as const;
+export const PaymentStatus = z.enum(PAYMENT_STATUSES).openapi('PaymentStatus');
+
+const PartyView = z.object({ name: z.string(), iban: z.string().describe('Electronic form; masked (****1234) for analysts') });
 
 export const PaymentView = z
   .object({
     id: z.string(),
-    status: z.enum(['requested', 'submitted', 'settled', 'rejected', 'unknown', 'cancelled']),
-    amount: z.string().openapi({ example: '125.50' }),
-    currency: z.string(),
+    status: PaymentStatus,
+    amount: z.string().regex(DECIMAL_PATTERN).openapi({ example: '125.50', description: "Canonical: exactly the currency's decimals" }),
+    currency: Currency,
     debtor: PartyView,
     creditor: PartyView,
     reference: z.string().nullable(),

@@ -8,12 +8,15 @@ import { createDashboardRouter } from '../../http/dashboard/routes';
 import { createProjector, type Projector } from '../projector';
 import { openHarness, type Harness } from './harness';
 import type { EngineName } from '../../../test/support/databases';
+import { contractFetch } from '../../../test/support/openapi-contract';
 
 export interface AnalyticsApi {
   readonly url: string;
   readonly harness: Harness;
   readonly projector: Projector;
   call(path: string, options?: { key?: string; headers?: Record<string, string> }): Promise<Response>;
+  /** fetch with the same contract check as `call`. */
+  readonly fetch: typeof fetch;
   close(): Promise<void>;
 }
 
@@ -33,12 +36,15 @@ export async function startAnalyticsApi(engine: EngineName, options: { readWaitM
     }),
   });
   const { url } = await api.listen(0, '127.0.0.1');
+  // Every answer is checked against the served OpenAPI document (test/support/openapi-contract.ts).
+  const checkedFetch = contractFetch(url);
   return {
     url,
     harness,
     projector,
+    fetch: checkedFetch,
     call: (path, callOptions = {}) =>
-      fetch(`${url}${path}`, { headers: { ...(callOptions.key ? { authorization: `Bearer ${callOptions.key}` } : {}), ...callOptions.headers } }),
+      checkedFetch(`${url}${path}`, { headers: { ...(callOptions.key ? { authorization: `Bearer ${callOptions.key}` } : {}), ...callOptions.headers } }),
     close: async () => {
       await api.close();
       await projector.stop();
