@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { asStoreUnavailable } from './errors';
 
 export interface QueryResult<Row> {
   readonly rows: Row[];
@@ -142,7 +143,15 @@ export interface PostgresOptions {
   readonly schema?: string;
   readonly poolSizeMax?: number;
   readonly statementTimeoutMs?: number;
+  /** How long a request waits for a connection (a new one, or a free one from a full pool) before it fails. */
+  readonly connectTimeoutMs?: number;
 }
+
+/** Rationale: an unreachable server must fail a request fast (503) rather than hold it until the client gives up. */
+export const CONNECT_MS_MAX = 5_000;
+/** Bounds of the LISTEN connection's reconnect back-off. */
+export const LISTEN_RECONNECT_MS_MIN = 100;
+export const LISTEN_RECONNECT_MS_MAX = 5_000;
 
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -162,7 +171,7 @@ export class PostgresDatabase implements Database {
       options: `-c search_path=${schema}`,
       statement_timeout: options.statementTimeoutMs ?? 30_000,
     };
-    const pool = new pg.Pool({ ...clientConfig, max: options.poolSizeMax ?? 10 });
+    const pool = new pg.Pool({ ...clientConfig, max: options.poolSizeMax ?? 10, connectionTimeoutMillis: options.connectTimeoutMs ?? CONNECT_MS_MAX });
     // An idle client's connection error must not crash the process; the pool replaces it.
     pool.on('error', () => undefined);
     const database = new PostgresDatabase(pool, clientConfig);
@@ -171,12 +180,30 @@ export class PostgresDatabase implements Database {
   }
 
   async query<Row>(text: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
-    const result = await this.pool.query(pgQuery(text, params));
-    return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
+    try {
+      // pool.query discards a client whose connection failed (release(error)).
+      const result = await this.pool.query(pgQuery(text, params));
+      return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
+    } catch (error) {
+      throw asStoreUnavailable(error, 'query failed');
+    }
   }
 
+  /**
+   * A lost connection fails this one transaction with a StoreUnavailableError
+   * and discards the client; it never reaches the process as an unhandled
+   * 'error' event. Rationale: pg-pool removes its own 'error' listener from a
+   * client it hands out, and a pg client emits 'error' when the server ends the
+   * connection (restart, failover, `pg_terminate_backend`), even between two
+   * statements of an open transaction.
+   */
   async transaction<T>(work: (tx: SqlClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.pool.connect().catch((error: unknown) => {
+      throw asStoreUnavailable(error, 'no database connection');
+    });
+    let broken: unknown;
+    const onError = (error: unknown) => (broken ??= error);
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const tx: SqlClient = {
@@ -189,28 +216,96 @@ export class PostgresDatabase implements Database {
       await client.query('COMMIT');
       return value;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
+      // A client whose ROLLBACK fails is in an unknown state: it never goes back to the pool.
+      if (broken === undefined) await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError));
+      throw asStoreUnavailable(broken ?? error, 'transaction failed');
     } finally {
-      client.release();
+      client.release(broken === undefined ? undefined : toError(broken));
+      client.off('error', onError);
     }
   }
 
   async listen(channel: string, onNotification: Notification): Promise<() => Promise<void>> {
-    // A dedicated connection: a pooled one would be handed to other work between notifications.
-    const client = new pg.Client(this.clientConfig);
-    client.on('error', () => undefined);
-    client.on('notification', (message) => {
-      if (message.channel === channel) onNotification(message.payload ?? '');
-    });
-    await client.connect();
-    await client.query(`LISTEN "${channel.replace(/"/g, '')}"`);
-    return async () => {
-      await client.end().catch(() => undefined);
-    };
+    const listener = new PostgresListener(this.clientConfig, channel, onNotification);
+    await listener.start();
+    return () => listener.stop();
   }
 
   close(): Promise<void> {
     return this.pool.end();
+  }
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+/**
+ * LISTEN on a dedicated connection (a pooled one would be handed to other work
+ * between notifications) that comes back by itself: when the server ends it,
+ * the listener reconnects with a bounded back-off and then reports one
+ * notification with an empty payload, because any sent meanwhile were missed.
+ */
+class PostgresListener {
+  private client: pg.Client | undefined;
+  private stopped = false;
+  private reconnectMs = LISTEN_RECONNECT_MS_MIN;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly clientConfig: pg.ClientConfig,
+    private readonly channel: string,
+    private readonly onNotification: Notification,
+  ) {}
+
+  /** The first connection: its failure is the caller's. */
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.client?.end().catch(() => undefined);
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client(this.clientConfig);
+    this.client = client;
+    client.on('error', () => undefined);
+    client.once('end', () => this.lost(client));
+    client.on('notification', (message) => {
+      if (message.channel === this.channel) this.onNotification(message.payload ?? '');
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN "${this.channel.replace(/"/g, '')}"`);
+    } catch (error) {
+      this.client = undefined;
+      await client.end().catch(() => undefined);
+      throw asStoreUnavailable(error, 'LISTEN failed');
+    }
+    if (this.stopped) await client.end().catch(() => undefined);
+    this.reconnectMs = LISTEN_RECONNECT_MS_MIN;
+  }
+
+  /** The server ended the connection (every connection error ends in 'end'). */
+  private lost(client: pg.Client): void {
+    if (this.stopped || client !== this.client) return;
+    this.client = undefined;
+    this.reconnectLater();
+  }
+
+  private reconnectLater(): void {
+    this.timer = setTimeout(() => {
+      this.connect().then(
+        () => this.onNotification(''),
+        () => {
+          if (!this.stopped) this.reconnectLater();
+        },
+      );
+    }, this.reconnectMs);
+    this.timer.unref();
+    this.reconnectMs = Math.min(this.reconnectMs * 2, LISTEN_RECONNECT_MS_MAX);
   }
 }
