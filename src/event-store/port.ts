@@ -106,6 +106,12 @@ export interface EventStore {
   close(): Promise<void>;
 }
 
+/**
+ * Every adapter throws this when the store cannot be reached or lost the
+ * connection (see its definition for what it promises about the write).
+ */
+export { StoreUnavailableError } from '../db/errors';
+
 /** The stream was not at the revision the writer expected. */
 export class WrongExpectedVersionError extends Error {
   override readonly name = 'WrongExpectedVersionError';

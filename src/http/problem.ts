@@ -7,6 +7,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { DomainError, type DomainErrorKind } from '../domain/errors';
 import { ConcurrencyExhaustedError, PreconditionFailedError } from '../application/errors';
+import { StoreUnavailableError } from '../event-store/port';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -27,6 +28,9 @@ export interface ProblemBody {
 }
 
 export const problemType = (code: string) => `/problems/${code}`;
+
+/** Rationale: long enough for a pool to replace its connections, short enough for a failover. */
+export const STORE_UNAVAILABLE_RETRY_AFTER_S = 2;
 
 /** An error that already knows its HTTP answer. */
 export class HttpProblem extends Error {
@@ -81,6 +85,12 @@ function toHttpProblem(error: unknown): HttpProblem | undefined {
   if (error instanceof ConcurrencyExhaustedError) {
     return new HttpProblem(503, 'write-contention', 'The payment is busy', 'too many concurrent changes; retry shortly', {}, { 'Retry-After': '1' });
   }
+  if (error instanceof StoreUnavailableError) {
+    // The store's own message stays in the log: it names hosts and codes a client has no use for.
+    return new HttpProblem(503, 'store-unavailable', 'The service is unavailable', 'the payment store cannot be reached right now; retry shortly (retrying is safe)', {}, {
+      'Retry-After': String(STORE_UNAVAILABLE_RETRY_AFTER_S),
+    });
+  }
   return bodyParserProblem(error);
 }
 
@@ -119,7 +129,8 @@ export const problemErrorHandler: ErrorRequestHandler = (error, req, res, next) 
   if (res.headersSent) return next(error);
   const problem = toHttpProblem(error);
   if (problem) {
-    req.log?.info({ problem: problem.code, status: problem.status }, 'request refused');
+    if (error instanceof StoreUnavailableError) req.log?.warn({ err: error, problem: problem.code }, 'store unavailable');
+    else req.log?.info({ problem: problem.code, status: problem.status }, 'request refused');
     return sendProblem(res, problem);
   }
   req.log?.error({ err: error }, 'unexpected error');
