@@ -10,6 +10,8 @@ import { authenticate, principalFrom, type Authenticator } from './auth';
 import { createDocsRouter } from './docs-page';
 import { createHealthRouter, registerHealthOpenApi, type ReadinessCheck } from './health';
 import { buildOpenApiDocument, type OpenAPIRegistry } from './openapi';
+import { requireHost } from './client-errors';
+import { refuseDuplicateMembers } from './json-members';
 import { HttpProblem, notFoundHandler, problemErrorHandler } from './problem';
 import { requestIds, requestLogging } from './request-context';
 
@@ -34,8 +36,9 @@ export function createApp(options: AppOptions): express.Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
   app.use(requestIds());
+  app.use(requireHost());
   app.use(requestLogging(options.logger));
-  app.use(express.json({ limit: options.bodyBytesMax, type: ['application/json', 'application/*+json'], strict: false }));
+  app.use(express.json({ limit: options.bodyBytesMax, type: ['application/json', 'application/*+json'], strict: false, verify: refuseDuplicateMembers }));
   registerHealthOpenApi(options.registry);
   app.use(createHealthRouter(options.readinessChecks));
   app.use(createDocsRouter(() => buildOpenApiDocument(options.registry, options.version ?? '0.1.0'), options.registry));

@@ -97,6 +97,10 @@ function toHttpProblem(error: unknown): HttpProblem | undefined {
 /** body-parser marks its errors with a `type`; they are the client's fault, never a 500. */
 function bodyParserProblem(error: unknown): HttpProblem | undefined {
   const type = (error as { type?: unknown } | null)?.type;
+  if (type === 'entity.duplicate.member') {
+    const pointers = (error as { pointers?: readonly string[] }).pointers ?? [];
+    return validationProblem(pointers.map((pointer) => ({ pointer, detail: 'duplicate member name: each name may appear once in an object (RFC 7493)' })));
+  }
   if (type === 'entity.too.large') return new HttpProblem(413, 'body-too-large', 'Request body too large', 'the body exceeds the size limit');
   if (type === 'entity.parse.failed') return new HttpProblem(400, 'malformed-json', 'Malformed JSON', 'the body is not valid JSON');
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') {

@@ -3,13 +3,14 @@
  * and the tests use this one function, so what is tested is what runs.
  */
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Router } from 'express';
 import type { ApiKeysSetting, CoreConfig } from '../config/core';
 import { createPaymentsModule, type PaymentsModule } from '../application/payments';
 import type { EventStore } from '../event-store/port';
 import type { Logger } from '../logging';
 import { createApp } from './app';
+import { answerClientErrorsAsProblems } from './client-errors';
 import { acceptedApiKeys, createAuthenticator } from './auth';
 import type { ReadinessCheck } from './health';
 import { createOpenApiRegistry, type OpenAPIRegistry } from './openapi';
@@ -71,8 +72,12 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     payments,
     listen: (port, host) =>
       new Promise((resolve, reject) => {
-        const listening = app.listen(port, host, (error?: Error) => {
-          if (error) return reject(error);
+        // Host is checked by the app (requireHost), so its 400 is a problem like every other.
+        const listening = createServer({ requireHostHeader: false }, app);
+        answerClientErrorsAsProblems(listening);
+        listening.once('error', reject);
+        listening.listen(port, host, () => {
+          listening.off('error', reject);
           const address = listening.address() as AddressInfo;
           server = listening;
           resolve({ url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`, server: listening });

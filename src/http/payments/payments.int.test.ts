@@ -238,6 +238,18 @@ describe.each(sqlEngines())('payments API over HTTP on %s', (engine) => {
       expect(await api.store.readStream(paymentStreamName('acme' as TenantId, 'amount-and-currency' as PaymentId))).toEqual([]);
     });
 
+    it('when a member name repeats (the amount twice, a debtor name twice), then 400 pointing at each repeat and nothing is written', async () => {
+      const rawBody = JSON.stringify(validPayment()).replace('"amount":"125.50"', '"amount":"125.50","debtor":{"name":"A","name":"B","iban":"DE89370400440532013000"}').replace(/}$/, ',"amount":"999999.99"}');
+      const response = await api.call('PUT', '/payments/duplicate-member', { key: KEYS.acme, rawBody, headers: { 'content-type': 'application/json' } });
+      const problem = await expectProblem(response, 400, 'validation-failed', 'The request is invalid');
+      expect(problem.errors.map((error: { pointer: string }) => error.pointer).sort()).toEqual(['/amount', '/debtor', '/debtor/name']);
+      expect(await api.store.readStream(paymentStreamName('acme' as TenantId, 'duplicate-member' as PaymentId))).toEqual([]);
+      const escaped = await api.call('PUT', '/payments/duplicate-member', { key: KEYS.acme, rawBody: JSON.stringify(validPayment()).replace(/}$/, ',"\\u0061mount":"1.00"}'), headers: { 'content-type': 'application/json' } });
+      expect((await expectProblem(escaped, 400, 'validation-failed', 'The request is invalid')).errors).toEqual([expect.objectContaining({ pointer: '/amount' })]);
+      const cancel = await api.call('POST', '/payments/duplicate-member/cancel', { key: KEYS.acme, rawBody: '{"reason":"a","reason":"b"}', headers: { 'content-type': 'application/json' } });
+      expect((await expectProblem(cancel, 400, 'validation-failed', 'The request is invalid')).errors).toEqual([expect.objectContaining({ pointer: '/reason' })]);
+    });
+
     it('when metadata uses the key __proto__, then 400 rather than a silently dropped entry', async () => {
       const rawBody = JSON.stringify(validPayment()).replace(/}$/, ',"metadata":{"__proto__":"x"}}');
       const response = await api.call('PUT', '/payments/proto-key', { key: KEYS.acme, rawBody, headers: { 'content-type': 'application/json' } });
