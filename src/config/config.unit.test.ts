@@ -30,6 +30,14 @@ describe('configuration', () => {
     expect(() => load({ EVENT_STORE: 'eventstoredb', DATABASE_URL: 'postgres://h/db', EVENTSTORE_URL: 'http://x' })).toThrow(/EVENTSTORE_URL/);
   });
 
+  it('when NODE_ENV is production on the embedded store, then start-up is refused (PGlite does not sync to disk); postgres is accepted', () => {
+    const apiKeys = JSON.stringify([{ key: 'k'.repeat(32), role: 'client', tenant: 'acme' }]);
+    expect(() => load({ NODE_ENV: 'production', API_KEYS: apiKeys })).toThrow(/EVENT_STORE: pglite is refused when NODE_ENV=production/);
+    expect(() => load({ NODE_ENV: 'production', API_KEYS: apiKeys, EVENT_STORE: 'pglite' })).toThrow(/does not sync its writes to disk/);
+    expect(() => load({ NODE_ENV: 'production', API_KEYS: apiKeys, EVENT_STORE: 'postgres', DATABASE_URL: 'postgres://h/db' })).not.toThrow();
+    expect(() => load({ NODE_ENV: 'development' })).not.toThrow();
+  });
+
   it('when NODE_ENV is production without API_KEYS, then start-up is refused (no demo keys in production)', () => {
     expect(() => load({ NODE_ENV: 'production' })).toThrow(/API_KEYS: required when NODE_ENV=production/);
   });

@@ -43,7 +43,7 @@ export const coreSection = {
   port: key('PORT', 'HTTP port of the API.', integerFromEnv(0, 65535).default(3000), '3000'),
   host: key('HOST', 'Interface the API listens on (0.0.0.0 in containers).', z.string().min(1).default('127.0.0.1'), '127.0.0.1'),
   logLevel: key('LOG_LEVEL', 'pino log level.', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), 'info'),
-  eventStore: key('EVENT_STORE', 'Event store: pglite (embedded), postgres or eventstoredb.', z.enum(['pglite', 'postgres', 'eventstoredb']).default('pglite'), 'pglite'),
+  eventStore: key('EVENT_STORE', 'Event store: pglite (embedded; refused with NODE_ENV=production, it does not sync to disk), postgres or eventstoredb.', z.enum(['pglite', 'postgres', 'eventstoredb']).default('pglite'), 'pglite'),
   dataDir: key('DATA_DIR', "Folder of the embedded store's data (PGlite).", z.string().min(1).default('./data'), './data'),
   databaseUrl: key('DATABASE_URL', 'PostgreSQL connection string: the event store when EVENT_STORE=postgres; read models and the work queue when EVENT_STORE=postgres or eventstoredb.', z.string().url().optional()),
   databaseSchema: key('DATABASE_SCHEMA', 'PostgreSQL schema for every table.', z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('public'), 'public'),
@@ -65,6 +65,10 @@ export function readCoreConfig(env: NodeJS.ProcessEnv, problems: string[]): Core
   }
   if (core.eventStore === 'eventstoredb' && !core.eventStoreUrl) {
     problems.push('EVENTSTORE_URL: required when EVENT_STORE=eventstoredb');
+  }
+  if (core.nodeEnv === 'production' && core.eventStore === 'pglite') {
+    // See docs/adr/0011-embedded-store-is-not-durable.md: PGlite's fsync never reaches the disk.
+    problems.push('EVENT_STORE: pglite is refused when NODE_ENV=production (the embedded store does not sync its writes to disk; use postgres or eventstoredb)');
   }
   if (core.nodeEnv === 'production' && !section.apiKeys) {
     problems.push('API_KEYS: required when NODE_ENV=production (demo keys are never used in production)');
