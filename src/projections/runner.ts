@@ -16,7 +16,7 @@
  *   or fixes the code and resumes (see cli.ts and docs/projections.md).
  */
 import type { Database } from '../db/database';
-import { formatPosition, type EventStore, type GlobalPosition, type RecordedEvent } from '../event-store/port';
+import { formatPosition, StoreUnavailableError, type EventStore, type GlobalPosition, type RecordedEvent } from '../event-store/port';
 import type { Logger } from '../logging';
 import { CheckpointMovedError, commitBatch, yieldToEventLoop, type BatchTarget } from './batch';
 import { markStopped, readCheckpoint, type Checkpoint } from './checkpoints';
@@ -205,6 +205,8 @@ export class ProjectionWorker {
 
   /** Rethrows (as unavailability) when the database does not answer: then the failure says nothing about the event. */
   private async requireDatabase(cause: unknown): Promise<void> {
+    // A connection lost in the middle of the batch says nothing about its events, even if the next query succeeds.
+    if (cause instanceof StoreUnavailableError) throw cause;
     try {
       await this.deps.database.query('SELECT 1');
     } catch {
