@@ -51,6 +51,9 @@ export interface Deployment {
   readonly apiUrl: string;
   readonly bankUrl: string;
   readonly bank: ReturnType<typeof sandboxClient>;
+  /** The store settings every paystream process of this deployment gets (for a test's own processes). */
+  readonly storeEnv: Readonly<Record<string, string>>;
+  readonly apiProcess: RunningProcess;
   /** Starts a gateway process; `extraEnv` adds e.g. PAYSTREAM_CRASH_POINTS. Resolves once it runs. */
   startGateway(name: string, extraEnv?: Record<string, string>): Promise<RunningProcess>;
   putPayment(id: string, options?: { creditorIban?: string }): Promise<number>;
@@ -64,7 +67,7 @@ export interface Deployment {
   close(): Promise<void>;
 }
 
-export async function startDeployment(options: { bankEnv?: Record<string, string> } = {}): Promise<Deployment> {
+export async function startDeployment(options: { bankEnv?: Record<string, string>; apiEnv?: Record<string, string> } = {}): Promise<Deployment> {
   const schema = await createTestSchema();
   const bankSchema = await createTestSchema();
   const processes: RunningProcess[] = [];
@@ -92,6 +95,7 @@ export async function startDeployment(options: { bankEnv?: Record<string, string
     BANK_API_KEY,
     RATE_LIMIT_PER_MINUTE: '0',
     API_KEYS: JSON.stringify([{ key: CLIENT_KEY, role: 'client', tenant: TENANT }]),
+    ...options.apiEnv,
   });
   const apiUrl = LISTENING_URL.exec(apiProcess.output())![1]!;
   const bank = sandboxClient(bankUrl, BANK_ADMIN_KEY);
@@ -102,6 +106,8 @@ export async function startDeployment(options: { bankEnv?: Record<string, string
     apiUrl,
     bankUrl,
     bank,
+    storeEnv,
+    apiProcess,
     endToEndIdOf,
     startGateway: (name, extraEnv = {}) =>
       launch(name, 'src/processes/gateway.ts', { ...storeEnv, ...GATEWAY_ENV, BANK_URL: bankUrl, BANK_API_KEY, GATEWAY_ID: name, ...extraEnv }),
