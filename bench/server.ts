@@ -33,7 +33,9 @@ async function main(): Promise<void> {
   } else {
     const database = await openDatabase(kind);
     const store = await SqlEventStore.open(database);
-    const api = createApiServer({ store, logger: pino({ level: 'silent' }), apiKeys: undefined, amountMajorMax: 1_000_000, bodyBytesMax: 65_536 });
+    // Logged as in production (info, one line per request), into /dev/null, so the log's cost is measured.
+    const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
+    const api = createApiServer({ store, logger, apiKeys: undefined, amountMajorMax: 1_000_000, bodyBytesMax: 65_536 });
     ({ url } = await api.listen(0, '127.0.0.1'));
   }
   process.stdout.write(`${JSON.stringify({ url })}\n`);

@@ -5,8 +5,8 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
-import { ulid } from 'ulid';
 import { maskIban, type Logger } from '../logging';
+import { createUlidFactory } from '../random-ids';
 import { FaultsReplacement, type FaultSwitchboard } from './faults';
 import { KeyLostError, type Ledger } from './ledger';
 import { decideTransfer } from './magic-ibans';
@@ -49,12 +49,13 @@ function bearer(expectedKey: string, realm: string): RequestHandler {
 
 export function createTransfersRouter(deps: RouteDependencies): Router {
   const router = Router();
+  const newTransferId = createUlidFactory();
   router.use('/v1', (_req, _res, next) => {
     if (!deps.faults.current().outage) return next();
     next(new SandboxProblem(503, 'outage', 'The bank is unavailable', 'outage switched on (sandbox fault)', {}, { 'Retry-After': '1' }));
   });
   router.use('/v1', bearer(deps.apiKey, 'bank-sandbox'));
-  router.post('/v1/transfers', express.json({ limit: BODY_BYTES_MAX }), (req, res) => submitTransfer(deps, req, res));
+  router.post('/v1/transfers', express.json({ limit: BODY_BYTES_MAX }), (req, res) => submitTransfer(deps, newTransferId, req, res));
   router.get(['/v1/transfers', '/v1/transfers/:id'], (_req, _res, next) => {
     if (!deps.faults.strikes(deps.faults.current().lookupErrorRate)) return next();
     deps.logger.info({ fault: 'lookup-error' }, 'sandbox bank: fault injected on a lookup');
@@ -99,7 +100,7 @@ function parseSubmission(req: Request): { idempotencyKey: string; body: Transfer
  * marker, which is what makes a concurrent same-key request see 409; the
  * "after" faults strike once the transfer and its stored response committed.
  */
-async function submitTransfer(deps: RouteDependencies, req: Request, res: Response): Promise<void> {
+async function submitTransfer(deps: RouteDependencies, newTransferId: () => string, req: Request, res: Response): Promise<void> {
   const { idempotencyKey, body } = parseSubmission(req);
   const faults = deps.faults.current();
   if (deps.faults.strikes(faults.errorBeforeRate)) {
@@ -116,7 +117,7 @@ async function submitTransfer(deps: RouteDependencies, req: Request, res: Respon
     res.status(claim.status).set(REPLAY_HEADER, 'true').set('Location', locationOf(JSON.parse(claim.body) as TransferView)).type('json').send(claim.body);
     return;
   }
-  const transfer = await executeHoldingKey(deps, { idempotencyKey, lockToken, body, latencyMs: faults.latencyMs });
+  const transfer = await executeHoldingKey(deps, { id: `tr_${newTransferId()}`, idempotencyKey, lockToken, body, latencyMs: faults.latencyMs });
   deps.logger.info(
     { transferId: transfer.id, endToEndId: transfer.endToEndId, status: transfer.status, amountMinor: transfer.amountMinor, currency: transfer.currency, creditorIban: maskIban(transfer.creditor.iban) },
     'sandbox bank: transfer executed',
@@ -141,12 +142,12 @@ const locationOf = (transfer: TransferView) => `/v1/transfers/${encodeURICompone
 /** Holds the marker for the latency, then commits; a request that ends without a transfer gives its key back. */
 async function executeHoldingKey(
   deps: RouteDependencies,
-  held: { idempotencyKey: string; lockToken: string; body: TransferRequestBody; latencyMs: number },
+  held: { id: string; idempotencyKey: string; lockToken: string; body: TransferRequestBody; latencyMs: number },
 ): Promise<TransferView> {
   try {
     if (held.latencyMs > 0) await sleep(held.latencyMs, undefined, { signal: deps.closing });
     return await deps.ledger.recordTransfer({
-      id: `tr_${ulid()}`,
+      id: held.id,
       idempotencyKey: held.idempotencyKey,
       lockToken: held.lockToken,
       request: held.body,

@@ -13,7 +13,8 @@ import { buildOpenApiDocument, type OpenAPIRegistry } from './openapi';
 import { requireHost } from './client-errors';
 import { refuseDuplicateMembers } from './json-members';
 import { HttpProblem, notFoundHandler, problemErrorHandler } from './problem';
-import { requestIds, requestLogging } from './request-context';
+import { installRequestLogger, requestContext } from './request-context';
+import { createUlidFactory, type NewId } from '../random-ids';
 
 export interface AppOptions {
   readonly logger: Logger;
@@ -28,6 +29,8 @@ export interface AppOptions {
   /** Routes without an API key (pages whose data calls need one). */
   readonly publicRouters?: readonly Router[];
   readonly version?: string;
+  /** Request ids; default a monotonic ULID factory over pooled random bytes. */
+  readonly newRequestId?: NewId;
 }
 
 export function createApp(options: AppOptions): express.Express {
@@ -35,9 +38,9 @@ export function createApp(options: AppOptions): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
-  app.use(requestIds());
+  installRequestLogger(app, options.logger);
+  app.use(requestContext({ logger: options.logger, newId: options.newRequestId ?? createUlidFactory() }));
   app.use(requireHost());
-  app.use(requestLogging(options.logger));
   app.use(express.json({ limit: options.bodyBytesMax, type: ['application/json', 'application/*+json'], strict: false, verify: refuseDuplicateMembers }));
   registerHealthOpenApi(options.registry);
   app.use(createHealthRouter(options.readinessChecks));

@@ -133,11 +133,13 @@ export const problemErrorHandler: ErrorRequestHandler = (error, req, res, next) 
   if (res.headersSent) return next(error);
   const problem = toHttpProblem(error);
   if (problem) {
-    if (error instanceof StoreUnavailableError) req.log?.warn({ err: error, problem: problem.code }, 'store unavailable');
-    else req.log?.info({ problem: problem.code, status: problem.status }, 'request refused');
+    // The request's own log line reports the code: a refusal costs no line of its own.
+    res.locals.problem = problem.code;
+    if (error instanceof StoreUnavailableError) req.log.warn({ err: error, problem: problem.code }, 'store unavailable');
     return sendProblem(res, problem);
   }
-  req.log?.error({ err: error }, 'unexpected error');
+  res.locals.problem = 'internal-error';
+  req.log.error({ err: error }, 'unexpected error');
   sendProblem(res, new HttpProblem(500, 'internal-error', 'Internal error', 'something went wrong on our side; quote the request id to support'));
 };
 

@@ -50,7 +50,7 @@ export async function streamCsv(req: Request, res: Response, filename: string, h
     for (; !next.done; next = await iterator.next()) if (!(await writeCsv(res, next.value))) return;
     res.end();
   } catch (error) {
-    req.log?.error({ err: error }, 'CSV export failed after its 200: response destroyed');
+    req.log.error({ err: error }, 'CSV export failed after its 200: response destroyed');
     res.destroy();
   }
 }
