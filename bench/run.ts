@@ -7,10 +7,11 @@
  * BENCH_GATEWAY_RATE the gateway latency bench's PUTs per second (default 25),
  * BENCH_GATEWAY_PAYMENTS its throughput backlog (default 1000).
  * BENCH_STORE_CALLERS the store bench's concurrent appenders (default 16).
- * `npm run bench -- http`, `-- store`, `-- projections` or `-- gateway` runs one of them.
+ * `npm run bench -- http`, `-- store`, `-- projections`, `-- bank` or `-- gateway` runs one of them.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { benchBankSandbox, printBankResult } from './bank-sandbox-bench';
 import { benchGatewayLatency, benchGatewayThroughput, printLatencyResults, printThroughputResults, type GatewayBenchOptions } from './gateway-bench';
 import { benchPaymentsApi, type ScenarioResult } from './http-bench';
 import { benchProjections, printProjectionResults } from './projections';
@@ -101,6 +102,10 @@ async function main(): Promise<void> {
     console.log(`\n## Projection rebuild (vs the raw readAll rate of the same log), server PostgreSQL, ${eventCount} events`);
     const result = await withFreshSchema((url, schema) => benchProjections(url, schema, { eventCount, appendConcurrencyMax: 16, waveSizeMax: 2_000 }));
     printProjectionResults(result);
+  }
+  if (!only || only === 'bank') {
+    console.log('\n## Sandbox bank alone: POST /v1/transfers, a new key each, concurrency 8, in-memory PGlite ledger');
+    printBankResult(await benchBankSandbox(options.durationSeconds));
   }
   if (!only || only === 'gateway') await benchGateway(options.durationSeconds);
 }
