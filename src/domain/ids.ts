@@ -43,3 +43,31 @@ function encodePart(part: string): string {
 export function paymentIdConflictAuditStreamName(tenantId: TenantId): string {
   return `audit-payment-id-conflicts-${encodePart(tenantId)}`;
 }
+
+/** Approval ids are ULIDs: sortable by creation, safe in a path segment. */
+export const APPROVAL_ID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+export function isApprovalId(value: string): boolean {
+  return APPROVAL_ID_PATTERN.test(value);
+}
+
+export const APPROVAL_STREAM_PREFIX = 'approval-';
+
+/** One stream per proposal (maker-checker), named by its ULID. */
+export function approvalStreamName(approvalId: string): string {
+  return `${APPROVAL_STREAM_PREFIX}${encodePart(approvalId)}`;
+}
+
+/**
+ * One stream per bank transfer id that settled a payment, written with
+ * `no_stream`: the store, not a check in memory, keeps one transfer from
+ * settling two payments, across tenants.
+ */
+export function bankTransferReservationStreamName(bankTransferId: string): string {
+  return `bank-transfer-${encodePart(bankTransferId)}`;
+}
+
+/** Operator actions on a payment that were refused (bank contradicted, window expired, rate limited): who tried what, when. */
+export function operatorAuditStreamName(tenantId: TenantId, paymentId: PaymentId): string {
+  return `audit-operator-${encodePart(tenantId)}:${encodePart(paymentId)}`;
+}
