@@ -13,7 +13,7 @@ import { loadConfig, readCoreConfig } from './config';
 import { readAllInOneConfig } from './config/all-in-one';
 import { openStores } from './event-store/open';
 import { DEMO_API_KEYS } from './http/auth';
-import { prepareStaffRoutes } from './http/compose';
+import { operatorDeskSettingsFrom, prepareStaffRoutes } from './http/compose';
 import type { ReadinessCheck } from './http/health';
 import { acceptedApiKeys } from './http/auth';
 import { apiSettingsFrom, createApiServer } from './http/server';
@@ -79,6 +79,7 @@ void runProcess('paystream', async (logger) => {
       gateway: gatewayConfig,
       logger,
       readWaitMsMax: core.readWaitMsMax,
+      operatorDesk: operatorDeskSettingsFrom(core),
       ...(projector ? { freshness: projector.freshness } : {}),
     });
     const api = createApiServer({

@@ -18,3 +18,22 @@ export class ConcurrencyExhaustedError extends Error {
     super(`stream ${streamName} kept changing for ${attempts} attempts`);
   }
 }
+
+/** The bank's record contradicts what an operator claimed; nothing was written to the payment. */
+export class BankEvidenceMismatchError extends Error {
+  override readonly name = 'BankEvidenceMismatchError';
+  constructor(
+    readonly mismatches: readonly { readonly field: string; readonly expected: string; readonly bank: string }[],
+    readonly bankAnswer: string,
+  ) {
+    super(`the bank contradicts the claim: ${mismatches.map((mismatch) => `${mismatch.field} is ${mismatch.bank} at the bank, not ${mismatch.expected}`).join('; ')}`);
+  }
+}
+
+/** The bank transfer already settled another payment: one transfer settles at most one payment. */
+export class BankTransferAlreadyUsedError extends Error {
+  override readonly name = 'BankTransferAlreadyUsedError';
+  constructor(readonly bankTransferId: string) {
+    super(`bank transfer ${bankTransferId} already settled another payment`);
+  }
+}

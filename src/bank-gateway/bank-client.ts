@@ -21,6 +21,22 @@ export interface TransferRequest {
   readonly remittanceInformation: string | null;
 }
 
+/** A transfer as the bank holds it: what an operator's claim is checked against. */
+export interface BankTransferDetails {
+  readonly bankTransferId: string;
+  readonly status: 'accepted' | 'rejected';
+  readonly endToEndId: string;
+  readonly amountMinor: number;
+  readonly currency: string;
+  readonly creditorIban: string;
+}
+
+export type TransferDetailsAnswer =
+  | { readonly kind: 'found'; readonly transfer: BankTransferDetails }
+  | { readonly kind: 'not-found' }
+  | { readonly kind: 'retryable'; readonly error: string }
+  | { readonly kind: 'uninterpretable'; readonly error: string };
+
 export type CircuitStatus = 'closed' | 'open' | 'half-open';
 
 export interface BankClient {
@@ -35,5 +51,7 @@ export interface BankClient {
    * another amount, currency or creditor is `conflicting`).
    */
   findTransfer(instructed: InstructedTransfer): Promise<LookupAnswer>;
+  /** The transfer with this bank id, with what it moved; safe to repeat. */
+  findTransferById(bankTransferId: string): Promise<TransferDetailsAnswer>;
   circuitStatus(): CircuitStatus;
 }

@@ -10,7 +10,7 @@
  * never settled or rejected on the bank's word.
  */
 import { z } from 'zod';
-import type { InstructedTransfer, LookupAnswer, SubmitAnswer, TransferRequest } from './bank-client';
+import type { InstructedTransfer, LookupAnswer, SubmitAnswer, TransferDetailsAnswer, TransferRequest } from './bank-client';
 
 export type { InstructedTransfer } from './bank-client';
 
@@ -91,4 +91,19 @@ export function parseLookupBody(body: unknown, instructed: InstructedTransfer): 
   if (matching.length === 0) return { kind: 'not-found' };
   if (matching.length > 1) return { kind: 'uninterpretable', error: `${matching.length} transfers carry reference ${instructed.endToEndId}` };
   return classify(matching[0]!, instructed);
+}
+
+const TransferWithDetails = Transfer.extend({
+  amountMinor: z.number().int().nonnegative(),
+  currency: z.string().min(1).max(3),
+  creditor: z.object({ iban: z.string().min(1).max(34) }),
+});
+
+/** A 200 body of GET /v1/transfers/{id}: the transfer must be the one asked for, with what it moved. */
+export function parseTransferDetailsBody(body: unknown, bankTransferId: string): TransferDetailsAnswer {
+  const parsed = TransferWithDetails.safeParse(body);
+  if (!parsed.success) return { kind: 'uninterpretable', error: `unreadable transfer: ${parsed.error.issues.map((issue) => issue.message).join('; ')}` };
+  if (parsed.data.id !== bankTransferId) return { kind: 'uninterpretable', error: `the bank answered with transfer ${parsed.data.id}, not ${bankTransferId}` };
+  const { id, status, endToEndId, amountMinor, currency, creditor } = parsed.data;
+  return { kind: 'found', transfer: { bankTransferId: id, status, endToEndId, amountMinor, currency, creditorIban: creditor.iban } };
 }

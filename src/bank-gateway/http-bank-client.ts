@@ -32,8 +32,8 @@ import {
   type IPolicy,
 } from 'cockatiel';
 import type { Logger } from '../logging';
-import type { BankClient, CircuitStatus, LookupAnswer, SubmitAnswer, TransferRequest } from './bank-client';
-import { parseLookupBody, parseTransferBody, transferBody, type InstructedTransfer } from './bank-wire';
+import type { BankClient, CircuitStatus, LookupAnswer, SubmitAnswer, TransferDetailsAnswer, TransferRequest } from './bank-client';
+import { parseLookupBody, parseTransferBody, parseTransferDetailsBody, transferBody, type InstructedTransfer } from './bank-wire';
 
 export interface HttpBankClientOptions {
   readonly baseUrl: string;
@@ -142,6 +142,18 @@ export function createHttpBankClient(options: HttpBankClientOptions): BankClient
       }
     },
 
+    async findTransferById(bankTransferId: string): Promise<TransferDetailsAnswer> {
+      try {
+        const { status, body, text } = await call(lookupPolicy, `/v1/transfers/${encodeURIComponent(bankTransferId)}`, { method: 'GET' });
+        // A 404 is a definite answer: the bank holds no transfer with this id.
+        if (status === 404) return { kind: 'not-found' };
+        if (status !== 200) return { kind: 'uninterpretable', error: `transfer status ${status}: ${text.slice(0, ERROR_BODY_CHARS_MAX)}` };
+        return parseTransferDetailsBody(body, bankTransferId);
+      } catch (error) {
+        return failureAnswer(error, options.timeoutMs);
+      }
+    },
+
     circuitStatus: () => circuitStatusOf(breaker.state),
   };
 }
@@ -150,7 +162,7 @@ function headers(apiKey: string): Record<string, string> {
   return { authorization: `Bearer ${apiKey}`, accept: 'application/json' };
 }
 
-function failureAnswer(error: unknown, timeoutMs: number): SubmitAnswer & LookupAnswer {
+function failureAnswer(error: unknown, timeoutMs: number): Extract<LookupAnswer, { kind: 'retryable' }> {
   if (error instanceof RetryableBankError) return { kind: 'retryable', code: 'bank_unavailable', error: error.message };
   if (error instanceof BrokenCircuitError) return { kind: 'retryable', code: 'bank_unavailable', error: 'circuit open: the bank failed repeatedly; not called' };
   if (error instanceof TaskCancelledError) return { kind: 'retryable', code: 'bank_timeout', error: `timeout: no answer within ${timeoutMs} ms` };

@@ -4,10 +4,12 @@
  * operator or analyst reaches are the same whichever way paystream runs.
  */
 import type { Router } from 'express';
+import { createOperatorActions } from '../application/operator-actions';
 import type { PaymentsModule } from '../application/payments';
 import { createBankClientFromConfig } from '../bank-gateway/compose';
 import type { GatewayConfig } from '../bank-gateway/config';
 import { createWorkQueue, migrateWorkQueue } from '../bank-gateway/work-queue';
+import type { CoreConfig } from '../config/core';
 import type { Database } from '../db/database';
 import type { EventStore } from '../event-store/port';
 import type { Logger } from '../logging';
@@ -26,8 +28,20 @@ export interface StaffRoutesOptions {
   readonly gateway: GatewayConfig;
   readonly logger: Logger;
   readonly readWaitMsMax: number;
+  readonly operatorDesk: OperatorDeskSettings;
   /** The projector's own freshness when it runs in this process; else read from the checkpoints. */
   readonly freshness?: Freshness;
+}
+
+export interface OperatorDeskSettings {
+  readonly approvalTtlMs: number;
+  readonly replayWindowMs: number;
+  readonly actionLimitPerHour: number;
+}
+
+/** The operator desk's settings from the core configuration, picked in one place for both API entry points. */
+export function operatorDeskSettingsFrom(core: Pick<CoreConfig, 'approvalTtlMs' | 'replayWindowMs' | 'opsActionLimitPerHour'>): OperatorDeskSettings {
+  return { approvalTtlMs: core.approvalTtlMs, replayWindowMs: core.replayWindowMs, actionLimitPerHour: core.opsActionLimitPerHour };
 }
 
 export type ExtraRouters = (context: { registry: OpenAPIRegistry; payments: PaymentsModule }) => { routers: Router[]; publicRouters: Router[] };
@@ -46,7 +60,13 @@ export async function prepareStaffRoutes(options: StaffRoutesOptions): Promise<E
   const bank = createBankClientFromConfig(options.gateway, options.logger);
   return ({ registry, payments }) => ({
     routers: [
-      createOpsRouter({ payments, workQueue, bank, now: () => new Date(), registry }),
+      createOpsRouter({
+        operatorActions: createOperatorActions({ store: options.store, payments, bank, replayWindowMs: options.operatorDesk.replayWindowMs, approvalTtlMs: options.operatorDesk.approvalTtlMs }),
+        workQueue,
+        now: () => new Date(),
+        registry,
+        actionLimitPerHour: options.operatorDesk.actionLimitPerHour,
+      }),
       createAnalyticsRouter({ database: options.database, freshness, registry, readWaitMsMax: options.readWaitMsMax }),
     ],
     publicRouters: [createDashboardRouter()],

@@ -6,7 +6,7 @@
  */
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { DomainError, type DomainErrorKind } from '../domain/errors';
-import { ConcurrencyExhaustedError, PreconditionFailedError } from '../application/errors';
+import { BankEvidenceMismatchError, BankTransferAlreadyUsedError, ConcurrencyExhaustedError, PreconditionFailedError } from '../application/errors';
 import { StoreUnavailableError } from '../event-store/port';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -59,6 +59,11 @@ const STATUS_BY_DOMAIN_KIND: Record<DomainErrorKind, number> = {
   illegal_state: 409,
 };
 
+/** Where to go next after a refusal: past the replay window, recovery is a compensation (issue 11), never a replay. */
+const DOMAIN_PROBLEM_LINKS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  replay_window_expired: { compensationRoute: '/ops/compensations' },
+};
+
 export function sendProblem(res: Response, problem: HttpProblem): void {
   const requestId = res.locals['requestId'] as string | undefined;
   // Extensions first: an extension never replaces a member RFC 9457 defines.
@@ -77,7 +82,13 @@ export function sendProblem(res: Response, problem: HttpProblem): void {
 function toHttpProblem(error: unknown): HttpProblem | undefined {
   if (error instanceof HttpProblem) return error;
   if (error instanceof DomainError) {
-    return new HttpProblem(STATUS_BY_DOMAIN_KIND[error.kind], error.code.replace(/_/g, '-'), titleOf(error.code), error.message, error.details);
+    return new HttpProblem(STATUS_BY_DOMAIN_KIND[error.kind], error.code.replace(/_/g, '-'), titleOf(error.code), error.message, { ...error.details, ...DOMAIN_PROBLEM_LINKS[error.code] });
+  }
+  if (error instanceof BankEvidenceMismatchError) {
+    return new HttpProblem(409, 'bank-evidence-mismatch', 'The bank contradicts the claim', error.message, { mismatches: error.mismatches, bankAnswer: error.bankAnswer });
+  }
+  if (error instanceof BankTransferAlreadyUsedError) {
+    return new HttpProblem(409, 'bank-transfer-already-used', 'Bank transfer already used', error.message, { bankTransferId: error.bankTransferId });
   }
   if (error instanceof PreconditionFailedError) {
     return new HttpProblem(412, 'precondition-failed', 'Precondition failed', error.message, error.currentRevision === undefined ? {} : { currentRevision: error.currentRevision });

@@ -3,7 +3,7 @@ import { readGatewayConfig } from '../bank-gateway/config';
 import { loadConfig, readCoreConfig } from '../config';
 import { openStores } from '../event-store/open';
 import { acceptedApiKeys } from '../http/auth';
-import { prepareStaffRoutes } from '../http/compose';
+import { operatorDeskSettingsFrom, prepareStaffRoutes } from '../http/compose';
 import { apiSettingsFrom, createApiServer } from '../http/server';
 import { runProcess } from './run';
 
@@ -13,7 +13,7 @@ void runProcess('paystream-api', async (logger) => {
   // Refused before anything opens: a server store without API_KEYS never gets as far as a connection.
   acceptedApiKeys(core.apiKeys);
   const stores = await openStores(core, logger);
-  const extraRouters = await prepareStaffRoutes({ store: stores.store, database: stores.database, gateway, logger, readWaitMsMax: core.readWaitMsMax });
+  const extraRouters = await prepareStaffRoutes({ store: stores.store, database: stores.database, gateway, logger, readWaitMsMax: core.readWaitMsMax, operatorDesk: operatorDeskSettingsFrom(core) });
   const api = createApiServer({
     store: stores.store,
     logger,

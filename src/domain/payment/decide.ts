@@ -150,13 +150,33 @@ function requireUnknown(state: ExistingPaymentState, action: string) {
 function requestOperatorRetry(command: Commands.RequestOperatorRetry, state: ExistingPaymentState): PaymentEvent[] {
   requireOperator(command.metadata);
   if (state.status === 'submitted' && state.operatorRetryPending) return [];
-  requireUnknown(state, 'retried');
-  return [{ type: 'OperatorRetryRequested', data: { operator: actorId(command.metadata), reason: command.data.reason, requestedAt: at(command.metadata) } }];
+  const parked = requireUnknown(state, 'retried');
+  requireInsideReplayWindow(parked, command);
+  const { reason, bankLookup } = command.data;
+  return [{ type: 'OperatorRetryRequested', data: { operator: actorId(command.metadata), reason, requestedAt: at(command.metadata), ...(bankLookup ? { bankLookup } : {}) } }];
+}
+
+/**
+ * Past the window a replay is refused: what the bank did that long ago is
+ * settled by reconciliation and compensation, never by sending again.
+ * Rationale for the clock: both ends are event clocks (the first intent's
+ * time and this command's, which its event records), never a mix with the
+ * database's clock.
+ */
+function requireInsideReplayWindow(state: Extract<ExistingPaymentState, { status: 'unknown' }>, command: Commands.RequestOperatorRetry): void {
+  const { replayWindowMs } = command.data;
+  const ageMs = command.metadata.now.getTime() - Date.parse(state.bank.firstSubmittedAt);
+  if (ageMs > replayWindowMs) {
+    throw new DomainError('conflict', 'replay_window_expired', `the first bank submission was ${Math.floor(ageMs / 1000)} s ago, past the replay window of ${Math.floor(replayWindowMs / 1000)} s; recover through a compensation`, {
+      firstSubmittedAt: state.bank.firstSubmittedAt,
+      replayWindowMs,
+    });
+  }
 }
 
 function resolveManually(command: Commands.ResolveManually, state: ExistingPaymentState): PaymentEvent[] {
   requireOperator(command.metadata);
-  const { outcome, bankTransferId, reason, evidence } = command.data;
+  const { outcome, bankTransferId, reason, evidence, verification } = command.data;
   if (outcome === 'settled' && !bankTransferId) {
     throw new DomainError('validation', 'bank_transfer_id_required', 'a settled resolution names the bank transfer');
   }
@@ -165,7 +185,10 @@ function resolveManually(command: Commands.ResolveManually, state: ExistingPayme
   }
   requireUnknown(state, 'resolved');
   return [
-    { type: 'PaymentResolvedByOperator', data: { outcome, bankTransferId, reason, evidence, operator: actorId(command.metadata), resolvedAt: at(command.metadata) } },
+    {
+      type: 'PaymentResolvedByOperator',
+      data: { outcome, bankTransferId, reason, evidence, operator: actorId(command.metadata), resolvedAt: at(command.metadata), ...(verification ? { verification } : {}) },
+    },
   ];
 }
 

@@ -40,7 +40,7 @@ const settle = (bankTransferId = 'tr-1'): PaymentCommand => ({ type: 'SettlePaym
 const reject: PaymentCommand = { type: 'RejectPayment', data: { reason: 'insufficient funds', reasonCode: 'AM04', bankTransferId: 'tr-9' }, metadata: meta(gateway) };
 const failAttempt = (attempt: number): PaymentCommand => ({ type: 'RecordBankAttemptFailure', data: { attempt, error: 'timeout', errorCode: 'bank_timeout' }, metadata: meta(gateway) });
 const park: PaymentCommand = { type: 'ParkWithUnknownOutcome', data: { lastError: 'retry window exhausted', errorCode: 'bank_timeout' }, metadata: meta(gateway) };
-const retryBy = (principal: Principal): PaymentCommand => ({ type: 'RequestOperatorRetry', data: { reason: 'bank is back' }, metadata: meta(principal) });
+const retryBy = (principal: Principal): PaymentCommand => ({ type: 'RequestOperatorRetry', data: { reason: 'bank is back', replayWindowMs: 7 * 24 * 3600 * 1000 }, metadata: meta(principal) });
 const resolveBy = (principal: Principal, outcome: 'settled' | 'rejected', bankTransferId: string | null): PaymentCommand => ({
   type: 'ResolveManually',
   data: { outcome, bankTransferId, reason: 'reconciled', evidence: 'bank statement 2026-03-01 line 7' },
@@ -193,6 +193,19 @@ describe('operator actions on a parked payment', () => {
   it('refuses staff without the operator role, and clients', () => {
     given(...parked).when(retryBy(analyst)).thenRefused('operator_required', 'forbidden');
     given(...parked).when(resolveBy(client, 'settled', 'tr-1')).thenRefused('operator_required', 'forbidden');
+  });
+
+  it('refuses a retry past the replay window, counted from the first submission on the events\' clock', () => {
+    const late: PaymentCommand = { type: 'RequestOperatorRetry', data: { reason: 'bank is back', replayWindowMs: 60_000 }, metadata: { ...meta(operator), now: new Date(NOW.getTime() + 60_001) } };
+    given(...parked).when(late).thenRefused('replay_window_expired', 'conflict');
+    const justInside: PaymentCommand = { ...late, metadata: { ...meta(operator), now: new Date(NOW.getTime() + 60_000) } };
+    given(...parked).when(justInside).then([{ type: 'OperatorRetryRequested' }]);
+  });
+
+  it('records the bank lookup made before the retry with it', () => {
+    const bankLookup = { result: 'not-found', bankTransferId: null, detail: null, lookedUpAt: NOW.toISOString() } as const;
+    const withLookup: PaymentCommand = { type: 'RequestOperatorRetry', data: { reason: 'bank is back', bankLookup, replayWindowMs: 60_000 }, metadata: meta(operator) };
+    given(...parked).when(withLookup).then([{ type: 'OperatorRetryRequested', data: { bankLookup } }]);
   });
 
   it('refuses a retry of a payment that is not parked', () => {

@@ -92,9 +92,27 @@ export interface BankOutcomeUnknown {
   readonly data: { readonly attempts: number; readonly lastError: string; readonly errorCode?: BankErrorCode; readonly parkedAt: string };
 }
 
+/** What a bank lookup by the payment's end-to-end id answered, as recorded with an operator's action. */
+export interface BankLookupRecord {
+  readonly result: 'accepted' | 'rejected' | 'not-found' | 'unavailable' | 'conflicting';
+  readonly bankTransferId: string | null;
+  readonly detail: string | null;
+  readonly lookedUpAt: string;
+}
+
+/**
+ * How an operator's outcome was checked before it was recorded. Absent on
+ * events written before checks existed (issue 10).
+ */
+export type ResolutionVerification =
+  /** The bank holds a transfer matching the payment (settled), or none for its reference (rejected). */
+  | { readonly kind: 'bank-confirmed'; readonly bankAnswer: string }
+  /** The bank could not tell; a supervisor other than the proposer approved. */
+  | { readonly kind: 'four-eyes'; readonly approvalId: string; readonly proposedBy: string; readonly approvedBy: string };
+
 export interface OperatorRetryRequested {
   readonly type: 'OperatorRetryRequested';
-  readonly data: { readonly operator: string; readonly reason: string; readonly requestedAt: string };
+  readonly data: { readonly operator: string; readonly reason: string; readonly requestedAt: string; readonly bankLookup?: BankLookupRecord };
 }
 
 export interface PaymentResolvedByOperator {
@@ -106,6 +124,7 @@ export interface PaymentResolvedByOperator {
     readonly evidence: string;
     readonly operator: string;
     readonly resolvedAt: string;
+    readonly verification?: ResolutionVerification;
   };
 }
 

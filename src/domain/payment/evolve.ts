@@ -41,7 +41,7 @@ function evolveExisting(state: ExistingPaymentState, event: Exclude<PaymentEvent
       return {
         ...base,
         status: 'submitted',
-        bank: { attempts: attempt, idempotencyKey, endToEndId, lastError: state.bank?.lastError ?? null, lastErrorCode: state.bank?.lastErrorCode ?? null },
+        bank: { attempts: attempt, idempotencyKey, endToEndId, lastError: state.bank?.lastError ?? null, lastErrorCode: state.bank?.lastErrorCode ?? null, firstSubmittedAt: state.bank?.firstSubmittedAt ?? startedAt },
         operatorRetryPending: false,
         updatedAt: startedAt,
       };

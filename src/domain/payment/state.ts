@@ -22,6 +22,8 @@ export interface BankProgress {
   readonly lastError: string | null;
   /** The stable code clients see instead. */
   readonly lastErrorCode: BankErrorCode | null;
+  /** When the gateway first recorded its intent: the replay window counts from here, on the events' clock. */
+  readonly firstSubmittedAt: string;
 }
 
 interface PaymentCommon {

@@ -3,62 +3,29 @@
  * and a real store: parked payments are listed, retried (lookup first) and
  * resolved, every action an audited event.
  */
-import pino from 'pino';
 import type { PaymentId } from '../../domain/ids';
-import { createApiServer, type ApiServer } from '../server';
 import { KEYS } from '../../../test/support/api';
-import { contractFetch } from '../../../test/support/openapi-contract';
 import { sqlEngines } from '../../../test/support/databases';
-import { createBankClientFromConfig } from '../../bank-gateway/compose';
-import { startGatewayHarness, TENANT, testGatewayConfig, type GatewayHarness } from '../../bank-gateway/testing/harness';
-import { startSandboxBankForTests, type SandboxBankForTests } from '../../bank-sandbox/testing';
-import { createOpsRouter } from './routes';
+import { TENANT, type GatewayHarness } from '../../bank-gateway/testing/harness';
+import type { SandboxBankForTests } from '../../bank-sandbox/testing';
+import { startOpsApi, type OpsApi } from './testing';
 
 const PROBLEM = 'application/problem+json';
 let sequence = 0;
 const newId = (scenario: string) => `${scenario}-${Date.now().toString(36)}-${(sequence += 1)}`;
 
 describe.each(sqlEngines())('operator API over HTTP on %s', (engine) => {
+  let ops: OpsApi;
   let bank: SandboxBankForTests;
   let harness: GatewayHarness;
-  let api: ApiServer;
-  let url: string;
-  let checkedFetch: typeof fetch;
+  let call: OpsApi['call'];
 
   beforeAll(async () => {
-    bank = await startSandboxBankForTests();
-    harness = await startGatewayHarness(engine, { bank });
-    // A short window, so a bank outage parks payments within the test.
-    const parts = await harness.startGateway({ retryWindowMs: 1_000 });
-    api = createApiServer({
-      store: harness.store,
-      payments: harness.payments,
-      logger: pino({ level: 'silent' }),
-      apiKeys: undefined,
-      amountMajorMax: 1_000_000,
-      bodyBytesMax: 65_536,
-      // Its own bank client, as in the API process: the gateway's open circuit does not block an operator's lookup.
-      extraRouters: ({ registry, payments }) => ({
-        routers: [createOpsRouter({ payments, workQueue: parts.workQueue, bank: createBankClientFromConfig(testGatewayConfig(bank.url), harness.logger), now: () => new Date(), registry })],
-      }),
-    });
-    url = (await api.listen(0, '127.0.0.1')).url;
-    // Every answer is checked against the served OpenAPI document (test/support/openapi-contract.ts).
-    checkedFetch = contractFetch(url);
+    ops = await startOpsApi(engine);
+    ({ bank, harness, call } = ops);
   });
   afterEach(() => bank.heal());
-  afterAll(async () => {
-    await api.close();
-    await harness.close();
-    await bank.close();
-  });
-
-  const call = (method: string, path: string, key: string | undefined, body?: unknown) =>
-    checkedFetch(`${url}${path}`, {
-      method,
-      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+  afterAll(() => ops.close());
 
   /** A payment parked as unknown while the bank is down (nothing executed). */
   async function parkedDuringOutage(): Promise<string> {
@@ -157,7 +124,7 @@ describe.each(sqlEngines())('operator API over HTTP on %s', (engine) => {
     expect(await harness.transfersFor(id)).toHaveLength(1);
     const events = await harness.store.readStream(`payment-${TENANT}:${id}`);
     const retry = events.find((event) => event.type === 'OperatorRetryRequested')!;
-    expect(retry.data).toMatchObject({ reason: 'bank outage INC-1 is over', operator: expect.stringContaining('operator:') });
+    expect(retry.data).toMatchObject({ reason: 'bank outage INC-1 is over', operator: expect.stringContaining('operator:'), bankLookup: { result: 'not-found', bankTransferId: null } });
     expect(retry.metadata['principal']).toMatchObject({ kind: 'staff', role: 'operator' });
     const keys = new Set(events.filter((event) => event.type === 'BankSubmissionStarted').map((event) => event.data['idempotencyKey']));
     expect(keys.size).toBe(1);

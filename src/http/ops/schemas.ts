@@ -1,7 +1,8 @@
 /** Wire schemas of the operator routes; the OpenAPI document is generated from them. */
 import { z } from 'zod';
 import '../openapi';
-import { isPaymentId, isTenantId, TENANT_ID_PATTERN } from '../../domain/ids';
+import { isApprovalId, isPaymentId, isTenantId, TENANT_ID_PATTERN } from '../../domain/ids';
+import { APPROVAL_STATUSES, type ApprovalStatus } from '../../domain/approval';
 import { PaymentIdString, PaymentView } from '../payments/schemas';
 import { decodeCursorParts, encodeCursorParts, wholeNumberText } from '../analytics/list-params';
 
@@ -85,7 +86,7 @@ export const OpsPaymentItem = z
 export const OpsPaymentList = z.object({ items: z.array(OpsPaymentItem), nextCursor: z.string().nullable() }).openapi('OpsPaymentList');
 
 export const BankLookupView = z.object({
-  result: z.enum(['accepted', 'rejected', 'not-found', 'unavailable']),
+  result: z.enum(['accepted', 'rejected', 'not-found', 'unavailable', 'conflicting']),
   bankTransferId: z.string().nullable(),
   detail: z.string().nullable(),
 });
@@ -93,7 +94,107 @@ export const BankLookupView = z.object({
 export const RetryResponse = z
   .object({
     action: z.enum(['resolved-from-bank', 'retry-requested']),
-    lookup: BankLookupView,
+    lookup: BankLookupView.extend({ lookedUpAt: z.string().nullable() }).describe('what the bank said just before; result unavailable when it was not asked (the payment is not parked)'),
     payment: PaymentView,
   })
   .openapi('OperatorRetryResponse');
+
+export const BankLookupRecordView = z
+  .object({
+    result: z.enum(['accepted', 'rejected', 'not-found', 'unavailable', 'conflicting']),
+    bankTransferId: z.string().nullable(),
+    detail: z.string().nullable(),
+    lookedUpAt: z.string(),
+  })
+  .openapi('BankLookupRecord');
+
+export const BankTransferView = z
+  .object({
+    bankTransferId: z.string(),
+    status: z.enum(['accepted', 'rejected']),
+    endToEndId: z.string(),
+    amountMinor: z.number().int(),
+    currency: z.string(),
+    creditorIban: z.string(),
+  })
+  .openapi('BankTransfer');
+
+export const BankLookupResponse = z
+  .object({
+    payment: PaymentView,
+    lookup: BankLookupRecordView.nullable().describe('null when the gateway never submitted the payment: the bank has no reference to look for'),
+    transfer: BankTransferView.nullable().describe('the transfer the bank holds for the reference, with what it moved'),
+  })
+  .openapi('OperatorBankLookup');
+
+const APPROVAL_ID_DESCRIPTION = 'a ULID returned when the proposal was made';
+
+export const ApprovalParams = z.strictObject({
+  approvalId: z
+    .string()
+    .refine(isApprovalId, APPROVAL_ID_DESCRIPTION)
+    .openapi({ param: { name: 'approvalId', in: 'path' }, example: '01JD2Y3Q4W5E6R7T8Y9V0A1B2C' }),
+});
+
+export const DecisionRequest = z.strictObject({ reason: Reason }).openapi('ApprovalDecisionRequest');
+
+export const ApprovalView = z
+  .object({
+    id: z.string(),
+    status: z.enum(APPROVAL_STATUSES as [ApprovalStatus, ...ApprovalStatus[]]),
+    action: z
+      .object({
+        kind: z.enum(['resolve-payment']).describe('what approving executes; compensations add their kind'),
+        tenant: z.string(),
+        paymentId: z.string(),
+        outcome: z.enum(['settled', 'rejected']),
+        bankTransferId: z.string().nullable(),
+      })
+      .openapi('ApprovalAction'),
+    proposedBy: z.string(),
+    reason: z.string(),
+    evidence: z.string(),
+    bankAnswer: z.string().describe('what the bank said when the proposer asked'),
+    proposedAt: z.string(),
+    expiresAt: z.string(),
+    approval: z.object({ by: z.string(), reason: z.string(), at: z.string() }).nullable(),
+    rejection: z.object({ by: z.string(), reason: z.string(), at: z.string() }).nullable(),
+    execution: z
+      .object({ status: z.enum(['executed', 'failed']), detail: z.string(), problem: z.string().nullable(), at: z.string() })
+      .nullable()
+      .describe('set once the approved action ran'),
+  })
+  .openapi('Approval');
+
+export const ApprovalList = z.object({ items: z.array(ApprovalView), nextCursor: z.string().nullable() }).openapi('ApprovalList');
+
+export interface ApprovalCursor {
+  readonly commit: bigint;
+  readonly prepare: bigint;
+}
+
+const ApprovalCursorText = z.string().transform((text, context): ApprovalCursor => {
+  const parts = text.length <= CURSOR_LENGTH_MAX ? decodeCursorParts(text, [(part) => /^(-1|\d{1,20})$/.test(part), (part) => /^(-1|\d{1,20})$/.test(part)]) : undefined;
+  if (parts === undefined) {
+    context.addIssue({ code: 'custom', message: CURSOR_PROBLEM });
+    return z.NEVER;
+  }
+  return { commit: BigInt(parts[0]!), prepare: BigInt(parts[1]!) };
+});
+
+export const encodeApprovalCursor = (position: ApprovalCursor) => encodeCursorParts([String(position.commit), String(position.prepare)]);
+
+export const ApprovalListQuery = z.strictObject({
+  status: z
+    .enum(APPROVAL_STATUSES as [ApprovalStatus, ...ApprovalStatus[]], { error: `must be one of ${APPROVAL_STATUSES.join(', ')}` })
+    .default('pending')
+    .describe('expired: pending proposals past their expiry, which can no longer be approved'),
+  limit: wholeNumberText(1, OPS_PAGE_SIZE_MAX).default('50').transform(Number).describe(`Rows per page, 1 to ${OPS_PAGE_SIZE_MAX}`),
+  cursor: ApprovalCursorText.optional().describe('`nextCursor` of the previous page'),
+});
+
+export type ApprovalListQueryValue = z.infer<typeof ApprovalListQuery>;
+
+export const ResolveAccepted = z
+  .object({ action: z.literal('proposed'), approval: ApprovalView })
+  .openapi('OperatorResolveProposed');

@@ -153,7 +153,7 @@ function stepsOf(payment: WorkloadPayment): Step[] {
     case 'resolved-rejected':
       return [submit, park, resolve('rejected')];
     case 'operator-retry':
-      return [submit, park, { principal: OPERATOR, command: { type: 'RequestOperatorRetry', data: { reason: 'bank says retry' } } }, submit, settle];
+      return [submit, park, { principal: OPERATOR, command: { type: 'RequestOperatorRetry', data: { reason: 'bank says retry', replayWindowMs: 7 * 24 * 3600 * 1000 } } }, submit, settle];
   }
 }
 

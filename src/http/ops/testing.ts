@@ -1,0 +1,81 @@
+/**
+ * The operator API for tests: a real gateway on a real store, the sandbox bank
+ * over real HTTP, and the API on port 0 with the operator desk wired as in the
+ * processes. The API's clock can be moved forward (replay window, expiry);
+ * the bank and the gateway keep real time.
+ */
+import pino from 'pino';
+import { createOperatorActions } from '../../application/operator-actions';
+import { createBankClientFromConfig } from '../../bank-gateway/compose';
+import { startGatewayHarness, testGatewayConfig, type GatewayHarness } from '../../bank-gateway/testing/harness';
+import { startSandboxBankForTests, type SandboxBankForTests } from '../../bank-sandbox/testing';
+import type { EngineName } from '../../../test/support/databases';
+import { contractFetch } from '../../../test/support/openapi-contract';
+import { DEMO_API_KEYS } from '../auth';
+import { createApiServer, type ApiServer } from '../server';
+import { createOpsRouter } from './routes';
+
+/** A second supervisor, so that two can approve at the same moment. */
+export const SECOND_SUPERVISOR_KEY = 'test-supervisor-sam-0000000007';
+
+export interface OpsApiSettings {
+  readonly actionLimitPerHour?: number;
+  readonly replayWindowMs?: number;
+  readonly approvalTtlMs?: number;
+}
+
+export async function startOpsApi(engine: EngineName, settings: OpsApiSettings = {}) {
+  const bank: SandboxBankForTests = await startSandboxBankForTests();
+  const harness: GatewayHarness = await startGatewayHarness(engine, { bank });
+  // A short window, so a bank outage parks payments within the test.
+  const parts = await harness.startGateway({ retryWindowMs: 1_000 });
+  let clockOffsetMs = 0;
+  const now = () => new Date(Date.now() + clockOffsetMs);
+  const operatorActions = createOperatorActions({
+    store: harness.store,
+    payments: harness.payments,
+    // Its own bank client, as in the API process: the gateway's open circuit does not block an operator's lookup.
+    bank: createBankClientFromConfig(testGatewayConfig(bank.url), harness.logger),
+    replayWindowMs: settings.replayWindowMs ?? 7 * 24 * 3_600_000,
+    approvalTtlMs: settings.approvalTtlMs ?? 24 * 3_600_000,
+  });
+  const api: ApiServer = createApiServer({
+    store: harness.store,
+    payments: harness.payments,
+    logger: pino({ level: 'silent' }),
+    apiKeys: [...DEMO_API_KEYS, { key: SECOND_SUPERVISOR_KEY, role: 'supervisor', name: 'Sam Supervisor (test)' }],
+    amountMajorMax: 1_000_000,
+    bodyBytesMax: 65_536,
+    now,
+    extraRouters: ({ registry }) => ({
+      routers: [createOpsRouter({ operatorActions, workQueue: parts.workQueue, now, registry, actionLimitPerHour: settings.actionLimitPerHour ?? 0 })],
+      publicRouters: [],
+    }),
+  });
+  const url = (await api.listen(0, '127.0.0.1')).url;
+  // Every answer is checked against the served OpenAPI document (test/support/openapi-contract.ts).
+  const checkedFetch = contractFetch(url);
+  const call = (method: string, path: string, key: string | undefined, body?: unknown, headers: Record<string, string> = {}) =>
+    checkedFetch(`${url}${path}`, {
+      method,
+      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  return {
+    bank,
+    harness,
+    url,
+    call,
+    /** Moves the API's clock (not the bank's, not the gateway's). */
+    setClockOffset: (offsetMs: number) => {
+      clockOffsetMs = offsetMs;
+    },
+    async close() {
+      await api.close();
+      await harness.close();
+      await bank.close();
+    },
+  };
+}
+
+export type OpsApi = Awaited<ReturnType<typeof startOpsApi>>;
