@@ -174,6 +174,10 @@ export class PostgresDatabase implements Database {
     const pool = new pg.Pool({ ...clientConfig, max: options.poolSizeMax ?? 10, connectionTimeoutMillis: options.connectTimeoutMs ?? CONNECT_MS_MAX });
     // An idle client's connection error must not crash the process; the pool replaces it.
     pool.on('error', () => undefined);
+    // Rationale: a backstop under transaction()'s own listener. Whatever moment the server ends a
+    // connection (even between pg-pool handing a client out and its taker listening), the 'error'
+    // event is never unhandled; the broken client fails its next query and is released with it.
+    pool.on('connect', (client) => client.on('error', () => undefined));
     const database = new PostgresDatabase(pool, clientConfig);
     if (schema !== 'public') await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     return database;
