@@ -21,21 +21,10 @@ export interface TransferRequest {
   readonly remittanceInformation: string | null;
 }
 
-/** A transfer as the bank holds it: what an operator's claim is checked against. */
-export interface BankTransferDetails {
-  readonly bankTransferId: string;
-  readonly status: 'accepted' | 'rejected';
-  readonly endToEndId: string;
-  readonly amountMinor: number;
-  readonly currency: string;
-  readonly creditorIban: string;
-}
-
-export type TransferDetailsAnswer =
-  | { readonly kind: 'found'; readonly transfer: BankTransferDetails }
-  | { readonly kind: 'not-found' }
-  | { readonly kind: 'retryable'; readonly error: string }
-  | { readonly kind: 'uninterpretable'; readonly error: string };
+// Rationale: the operator desk (src/application) owns the shape of a transfer as the bank holds
+// it; the bank client answers in that shape instead of declaring a twin.
+import type { TransferDetailsAnswer } from '../application/bank-evidence';
+export type { BankTransferDetails, TransferDetailsAnswer } from '../application/bank-evidence';
 
 export type CircuitStatus = 'closed' | 'open' | 'half-open';
 
