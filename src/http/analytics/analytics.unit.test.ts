@@ -10,6 +10,16 @@ describe('CSV cells', () => {
     expect(csvCell('=HYPERLINK("x")')).toBe(`"'=HYPERLINK(""x"")"`);
     expect(csvCell('@SUM(A1)')).toBe("'@SUM(A1)");
     expect(csvCell('-12.50')).toBe('-12.50');
+    expect(csvCell(-3)).toBe('-3');
+  });
+
+  it('when a cell starts with a minus and a digit but is not a plain number, then it is defused too', () => {
+    expect(csvCell('-1+1')).toBe("'-1+1");
+    expect(csvCell("-2+3+cmd|' /C calc'!A0")).toBe(`'-2+3+cmd|' /C calc'!A0`);
+    expect(csvCell('-1.5e3')).toBe("'-1.5e3");
+    expect(csvCell('+1')).toBe("'+1");
+    expect(csvCell('\t=1')).toBe("'\t=1");
+    expect(csvCell('\r=1')).toBe(`"'\r=1"`);
   });
 });
 

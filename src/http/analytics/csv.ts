@@ -6,15 +6,24 @@
 import { once } from 'node:events';
 import type { Request, Response } from 'express';
 
+/** The characters a spreadsheet reads a formula from when a cell starts with one (OWASP, CSV injection). */
+const FORMULA_START = /^[=+\-@\t\r]/;
+/** A plain decimal number: the one text starting with `-` that no spreadsheet runs. */
+const PLAIN_NUMBER = /^-?[0-9]+(\.[0-9]+)?$/;
+
 /**
  * Quotes when needed (RFC 4180). A cell a spreadsheet would read as a formula
- * (=, +, -, @, tab, CR first) gets a leading apostrophe: references and names
- * come from clients, and an export must not run their formulas on an analyst's machine.
+ * (=, +, -, @, tab, CR first) gets a leading apostrophe: names and references
+ * come from clients, and an export must not run their formulas on an analyst's
+ * machine. Only a whole plain number is left as it is.
+ * Rationale: `-1+1` or `-2+3+cmd|' /C calc'!A0` start with a digit after the
+ * minus and are formulas all the same, so "looks like a number at the start" is
+ * not enough; the whole cell must be one.
  */
 export function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
   let text = String(value);
-  if (/^[=+\-@\t\r]/.test(text) && !/^-?[0-9]/.test(text)) text = `'${text}`;
+  if (FORMULA_START.test(text) && !PLAIN_NUMBER.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
