@@ -4,11 +4,21 @@
  */
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { integerFromEnv, key, readSection, type SectionValues } from '../config/env';
+import { booleanFromEnv, integerFromEnv, isProduction, key, readSection, type SectionValues } from '../config/env';
+
+/** The published development defaults: a production gateway presenting one of them is misconfigured. */
+export const BANK_API_KEY_DEFAULT = 'sandbox-key';
+const PUBLISHED_BANK_KEYS: readonly string[] = [BANK_API_KEY_DEFAULT, 'sandbox-admin-key'];
 
 export const gatewaySection = {
-  bankUrl: key('BANK_URL', 'Base URL of the bank API (the sandbox in development and tests).', z.string().url().default('http://127.0.0.1:4010'), 'http://127.0.0.1:4010'),
-  bankApiKey: key('BANK_API_KEY', 'Bearer key the gateway presents to the bank.', z.string().min(1).default('sandbox-key'), 'sandbox-key'),
+  bankUrl: key('BANK_URL', 'Base URL of the bank API (the sandbox in development and tests). With NODE_ENV=production it must be https:// (see BANK_URL_INSECURE_ALLOWED).', z.string().url().default('http://127.0.0.1:4010'), 'http://127.0.0.1:4010'),
+  bankUrlInsecureAllowed: key(
+    'BANK_URL_INSECURE_ALLOWED',
+    'With NODE_ENV=production, true lets BANK_URL be plain http:// (a TLS-terminating sidecar on the same host, say); otherwise production refuses to start on it.',
+    booleanFromEnv.default(false),
+    'false',
+  ),
+  bankApiKey: key('BANK_API_KEY', 'Bearer key the gateway presents to the bank. With NODE_ENV=production the published default is refused.', z.string().min(1).default(BANK_API_KEY_DEFAULT), BANK_API_KEY_DEFAULT),
   bankTimeoutMs: key('BANK_TIMEOUT_MS', 'Longest one bank HTTP call may take before it counts as a timeout (the outcome is then unknown and looked up).', integerFromEnv(50, 120_000).default(5_000), '5000'),
   retryWindowMs: key('BANK_RETRY_WINDOW_MS', 'How long the gateway keeps retrying a payment without an outcome before parking it as unknown for an operator.', integerFromEnv(1_000, 7 * 24 * 3_600_000).default(15 * 60_000), '900000'),
   backoffBaseMs: key('BANK_BACKOFF_BASE_MS', 'First delay of the exponential backoff (with jitter) between attempts on one payment.', integerFromEnv(10, 600_000).default(500), '500'),
@@ -40,6 +50,24 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv, problems: string[]): G
   if (section.leaseMs <= section.bankTimeoutMs * (section.lookupRetryCountMax + 2)) {
     problems.push('GATEWAY_LEASE_MS: must exceed BANK_TIMEOUT_MS × (BANK_LOOKUP_RETRY_COUNT_MAX + 2), so a lease outlives one lookup and one submission');
   }
+  if (isProduction(env)) problems.push(...productionProblems(section));
   const gatewayId = section.gatewayId ?? `${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 40)}-${process.pid}`;
   return { ...section, gatewayId };
+}
+
+/**
+ * What production refuses to start on: a bank key anyone can read in the README,
+ * and a bank reached without TLS (the key and every instruction would cross the
+ * network in clear) unless the operator says so explicitly.
+ */
+function productionProblems(section: SectionValues<typeof gatewaySection>): string[] {
+  const problems: string[] = [];
+  // A value that failed its own check is already reported (and undefined here).
+  if (section.bankApiKey !== undefined && PUBLISHED_BANK_KEYS.includes(section.bankApiKey)) {
+    problems.push('BANK_API_KEY: the published development key is refused when NODE_ENV=production; set the key your bank issued');
+  }
+  if (section.bankUrl !== undefined && new URL(section.bankUrl).protocol !== 'https:' && !section.bankUrlInsecureAllowed) {
+    problems.push('BANK_URL: must be https:// when NODE_ENV=production (set BANK_URL_INSECURE_ALLOWED=true only if TLS is terminated on this host)');
+  }
+  return problems;
 }

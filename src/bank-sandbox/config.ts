@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { coreSection } from '../config/core';
-import { booleanFromEnv, integerFromEnv, key, rateFromEnv, readSection, type SectionValues } from '../config/env';
+import { booleanFromEnv, integerFromEnv, isProduction, key, rateFromEnv, readSection, type SectionValues } from '../config/env';
 import { IDEMPOTENCY_TTL_MS_DEFAULT, IDEMPOTENCY_TTL_MS_MAX, LATENCY_MS_MAX, SEED_MAX, type Faults } from './faults';
 import type { BankSandboxOptions, LedgerStorage } from './server';
 
@@ -38,6 +38,22 @@ export type BankSandboxConfig = SectionValues<typeof bankSandboxSection> & Secti
 
 export function readBankSandboxConfig(env: NodeJS.ProcessEnv, problems: string[]): BankSandboxConfig {
   return { ...readSection(sharedCoreKeys, env, problems), ...readSection(bankSandboxSection, env, problems) };
+}
+
+/**
+ * The configuration of a sandbox that is about to start (its own process, or the
+ * all-in-one with BANK_SANDBOX_ENABLED). Production refuses it outright: the
+ * sandbox moves no money, answers whatever its fault switches say and would let
+ * a gateway "settle" payments no bank ever executed. Its published keys are
+ * named too, so one start-up lists every problem.
+ */
+export function readStartingBankSandboxConfig(env: NodeJS.ProcessEnv, problems: string[]): BankSandboxConfig {
+  const config = readBankSandboxConfig(env, problems);
+  if (!isProduction(env)) return config;
+  problems.push('BANK_SANDBOX: the sandbox bank is a test stand-in and is refused when NODE_ENV=production (point BANK_URL at your bank)');
+  if (config.apiKey === SANDBOX_API_KEY_DEFAULT) problems.push('BANK_SANDBOX_API_KEY: the published default is refused when NODE_ENV=production');
+  if (config.adminKey === SANDBOX_ADMIN_KEY_DEFAULT) problems.push('BANK_SANDBOX_ADMIN_KEY: the published default is refused when NODE_ENV=production');
+  return config;
 }
 
 export function ledgerStorageFrom(config: BankSandboxConfig): LedgerStorage {

@@ -39,7 +39,7 @@ export class ApiKeysRequired {
 export type ApiKeysSetting = readonly ApiKeyEntry[] | ApiKeysRequired | undefined;
 
 export const coreSection = {
-  nodeEnv: key('NODE_ENV', 'development, test or production. Production refuses demo API keys.', z.enum(['development', 'test', 'production']).default('development'), 'development'),
+  nodeEnv: key('NODE_ENV', 'development, test or production. Production refuses to start on the embedded store, the demo API keys, published bank keys, a plain-http BANK_URL and the sandbox bank (docs/runbook.md, Production configuration).', z.enum(['development', 'test', 'production']).default('development'), 'development'),
   port: key('PORT', 'HTTP port of the API.', integerFromEnv(0, 65535).default(3000), '3000'),
   host: key('HOST', 'Interface the API listens on (0.0.0.0 in containers).', z.string().min(1).default('127.0.0.1'), '127.0.0.1'),
   logLevel: key('LOG_LEVEL', 'pino log level.', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), 'info'),

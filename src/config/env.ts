@@ -49,6 +49,15 @@ export const integerFromEnv = (min: number, max: number) => z.coerce.number().in
 
 export const rateFromEnv = z.coerce.number().min(0).max(1);
 
+/**
+ * Whether NODE_ENV says production, for the production rules of sections other
+ * than the core one (the gateway's bank, the sandbox): they read it themselves,
+ * so each module's refusals live beside its own keys.
+ */
+export function isProduction(env: NodeJS.ProcessEnv): boolean {
+  return env['NODE_ENV'] === 'production';
+}
+
 export function describeSections(sections: readonly EnvSection[]): string {
   const rows = sections.flatMap((section) =>
     Object.values(section).map((entry) => `| \`${entry.env}\` | ${entry.defaultText ?? '—'} | ${entry.description} |`),
