@@ -8,7 +8,7 @@
  */
 import type { PaymentsModule } from '../application/payments';
 import { formatPosition, type EventStore } from '../event-store/port';
-import type { ReadinessCheck } from '../http/health';
+import type { ReadinessCheck } from '../shared/readiness';
 import type { Logger } from '../logging';
 import type { BankClient } from './bank-client';
 import { createClaimWorker } from './claim-worker';

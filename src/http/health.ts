@@ -7,27 +7,10 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { OpenAPIRegistry } from './openapi';
 import { methodNotAllowed } from './problem';
+import { READINESS_CHECK_TIMEOUT_MS, runReadinessCheck, type ReadinessCheck } from '../shared/readiness';
 
-export interface ReadinessReport {
-  readonly healthy: boolean;
-  readonly details?: Readonly<Record<string, unknown>>;
-}
-
-export type ReadinessCheck = () => Promise<ReadinessReport>;
-
-export const READINESS_CHECK_TIMEOUT_MS = 2_000;
-
-async function withTimeout(check: ReadinessCheck): Promise<ReadinessReport> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<ReadinessReport>((resolve) => {
-    timer = setTimeout(() => resolve({ healthy: false, details: { error: `no answer within ${READINESS_CHECK_TIMEOUT_MS} ms` } }), READINESS_CHECK_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([check().catch((error: unknown) => ({ healthy: false, details: { error: String(error) } })), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+// Rationale: kept as re-exports so route modules read the check's shape from where they serve it.
+export type { ReadinessCheck, ReadinessReport } from '../shared/readiness';
 
 export function createHealthRouter(checks: ReadonlyMap<string, ReadinessCheck>): Router {
   const router = Router();
@@ -35,7 +18,7 @@ export function createHealthRouter(checks: ReadonlyMap<string, ReadinessCheck>):
     res.json({ status: 'ok' });
   });
   router.get('/health/ready', async (_req, res) => {
-    const entries = await Promise.all([...checks].map(async ([name, check]) => [name, await withTimeout(check)] as const));
+    const entries = await Promise.all([...checks].map(async ([name, check]) => [name, await runReadinessCheck(check)] as const));
     const healthy = entries.every(([, report]) => report.healthy);
     res.status(healthy ? 200 : 503).json({ status: healthy ? 'ready' : 'not_ready', checks: Object.fromEntries(entries) });
   });

@@ -6,7 +6,7 @@
  */
 import type { Database } from '../db/database';
 import { formatPosition, type EventStore } from '../event-store/port';
-import type { ReadinessCheck, ReadinessReport } from '../http/health';
+import type { ReadinessCheck, ReadinessReport } from '../shared/readiness';
 import type { Logger } from '../logging';
 import { ensureProjectionSchema } from './checkpoints';
 import { createFreshness, type Freshness, type ProjectionFreshness } from './freshness';
