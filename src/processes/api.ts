@@ -3,27 +3,14 @@ import { readGatewayConfig } from '../bank-gateway/config';
 import { loadConfig, readCoreConfig } from '../config';
 import { openStores } from '../event-store/open';
 import { acceptedApiKeys } from '../http/auth';
-import { operatorDeskSettingsFrom, prepareStaffRoutes } from '../http/compose';
-import { apiSettingsFrom, createApiServer } from '../http/server';
+import { createApiModule } from '../http/module';
 import { runProcess } from './run';
 
-void runProcess('paystream-api', async (logger) => {
+void runProcess('paystream-api', async (logger, parts) => {
   // The gateway section names the bank an operator's retry looks a transfer up at.
   const { core, gateway } = loadConfig({ core: readCoreConfig, gateway: readGatewayConfig });
   // Refused before anything opens: a server store without API_KEYS never gets as far as a connection.
   acceptedApiKeys(core.apiKeys);
-  const stores = await openStores(core, logger);
-  const extraRouters = await prepareStaffRoutes({ store: stores.store, database: stores.database, gateway, logger, readWaitMsMax: core.readWaitMsMax, operatorDesk: operatorDeskSettingsFrom(core) });
-  const api = createApiServer({
-    store: stores.store,
-    logger,
-    ...apiSettingsFrom(core),
-    extraRouters,
-  });
-  const { url } = await api.listen(core.port, core.host);
-  logger.info({ url }, 'paystream API listening');
-  return async () => {
-    await api.close();
-    await stores.close();
-  };
+  const { store, database } = parts.closeOnStop(await openStores(core, logger));
+  await parts.start(createApiModule({ core, gateway, store, database, logger }));
 });

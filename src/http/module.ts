@@ -1,0 +1,73 @@
+/**
+ * The API module's factory: payments, operator and analyst routes and the
+ * dashboard over the given store. The API process and the all-in-one both serve
+ * the API through this, so the routes a client, operator or analyst reaches are
+ * the same whichever way paystream runs.
+ */
+import type { PaymentsModule } from '../application/payments';
+import type { GatewayConfig } from '../bank-gateway/config';
+import type { CoreConfig } from '../config/core';
+import type { Database } from '../db/database';
+import type { EventStore } from '../event-store/port';
+import type { Logger } from '../logging';
+import type { Freshness } from '../projections/freshness';
+import type { ProcessModule } from '../shared/process-module';
+import type { ReadinessChecks } from '../shared/readiness';
+import { operatorDeskSettingsFrom, prepareStaffRoutes } from './compose';
+import { apiSettingsFrom, createApiServer, type ApiServer } from './server';
+
+export interface ApiModuleOptions {
+  readonly core: CoreConfig;
+  /** Names the bank an operator's retry looks a transfer up at. */
+  readonly gateway: GatewayConfig;
+  readonly store: EventStore;
+  /** Where the read models and the gateway's work queue live. */
+  readonly database: Database;
+  readonly logger: Logger;
+  /** Shared with a gateway in the same process; else the API makes its own. */
+  readonly payments?: PaymentsModule;
+  /** The projector's own freshness when it runs in this process; else read from the checkpoints. */
+  readonly freshness?: Freshness;
+  /** The other parts' checks, served on this API's /health/ready beside the store's. */
+  readonly readinessChecks?: ReadinessChecks;
+}
+
+export interface ApiModule extends ProcessModule {
+  /** Where the started API listens; read after start(). */
+  readonly url: string;
+}
+
+export function createApiModule(options: ApiModuleOptions): ApiModule {
+  const { core, logger } = options;
+  let api: ApiServer | undefined;
+  let url: string | undefined;
+  return {
+    async start() {
+      const extraRouters = await prepareStaffRoutes({
+        store: options.store,
+        database: options.database,
+        gateway: options.gateway,
+        logger,
+        readWaitMsMax: core.readWaitMsMax,
+        operatorDesk: operatorDeskSettingsFrom(core),
+        ...(options.freshness ? { freshness: options.freshness } : {}),
+      });
+      api = createApiServer({
+        store: options.store,
+        logger,
+        ...apiSettingsFrom(core),
+        extraRouters,
+        ...(options.payments ? { payments: options.payments } : {}),
+        ...(options.readinessChecks ? { readinessChecks: options.readinessChecks } : {}),
+      });
+      ({ url } = await api.listen(core.port, core.host));
+      logger.info({ url, dashboard: `${url}/dashboard`, apiDocs: `${url}/docs`, eventStore: core.eventStore }, 'paystream API listening');
+    },
+    stop: async () => api?.close(),
+    readinessChecks: new Map(),
+    get url() {
+      if (url === undefined) throw new Error('the API is not started');
+      return url;
+    },
+  };
+}
