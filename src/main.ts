@@ -33,5 +33,6 @@ void runProcess('paystream', async (logger, parts) => {
   const gateway = allInOne.gatewayEnabled ? await parts.start(createGatewayModule({ config: gatewayConfig, nodeEnv: core.nodeEnv, store, database, payments, logger: logger.child({ component: 'gateway' }) })) : undefined;
   const readinessChecks = new Map([...(projector?.readinessChecks ?? []), ...(gateway?.readinessChecks ?? [])]);
   const api = await parts.start(createApiModule({ core, gateway: gatewayConfig, store, database, logger, payments, readinessChecks, ...(projector ? { freshness: projector.freshness } : {}) }));
+  logger.info({ url: api.url, eventStore: core.eventStore }, 'paystream listening');
   printWelcome(api.url, core.apiKeys === undefined, bank?.url);
 });
