@@ -2,6 +2,8 @@
 
 export type PaymentId = string & { readonly __brand: 'PaymentId' };
 export type TenantId = string & { readonly __brand: 'TenantId' };
+/** Chosen by the client, unique within its payment; same charset and length as payment ids. */
+export type RefundId = string & { readonly __brand: 'RefundId' };
 
 /** RFC 3986 unreserved characters: safe in a URL path segment without encoding. */
 export const PAYMENT_ID_PATTERN = /^[A-Za-z0-9._~-]{1,64}$/;
@@ -9,6 +11,12 @@ export const TENANT_ID_PATTERN = /^[A-Za-z0-9._~-]{1,64}$/;
 
 export function isPaymentId(value: string): value is PaymentId {
   return PAYMENT_ID_PATTERN.test(value);
+}
+
+export const REFUND_ID_PATTERN = PAYMENT_ID_PATTERN;
+
+export function isRefundId(value: string): value is RefundId {
+  return REFUND_ID_PATTERN.test(value);
 }
 
 export function isTenantId(value: string): value is TenantId {
@@ -42,6 +50,11 @@ function encodePart(part: string): string {
 /** The stream that audits refused reuses of a payment id, one per tenant. */
 export function paymentIdConflictAuditStreamName(tenantId: TenantId): string {
   return `audit-payment-id-conflicts-${encodePart(tenantId)}`;
+}
+
+/** The stream that audits refused reuses of a refund id, one per tenant. */
+export function refundIdConflictAuditStreamName(tenantId: TenantId): string {
+  return `audit-refund-id-conflicts-${encodePart(tenantId)}`;
 }
 
 /** Approval ids are ULIDs: sortable by creation, safe in a path segment. */

@@ -1,4 +1,4 @@
-import type { PaymentId, TenantId } from '../ids';
+import type { PaymentId, RefundId, TenantId } from '../ids';
 import type { CommandMetadata } from '../principal';
 import type { BankErrorCode, BankLookupRecord, ResolutionVerification } from './events';
 import type { PaymentInstruction } from './state';
@@ -38,7 +38,33 @@ export type ResolveManually = Command<
   }
 >;
 
+/**
+ * The client's refund as it came over the wire: the amount is parsed in the
+ * payment's currency, which only the stream knows, so the decider parses it.
+ */
+export type RequestRefund = Command<
+  'RequestRefund',
+  {
+    readonly refundId: RefundId;
+    /** Decimal string such as "12.50". */
+    readonly amount: string;
+    /** Absent: the payment's. Present: it must be the payment's. */
+    readonly currency: string | null;
+    readonly reason: string | null;
+    readonly metadata: Readonly<Record<string, string>>;
+    readonly amountMajorMax: number;
+  }
+>;
+export type StartRefundSubmission = Command<'StartRefundSubmission', { readonly refundId: RefundId; readonly idempotencyKey: string; readonly endToEndId: string; readonly gatewayId: string }>;
+export type RecordRefundAttemptFailure = Command<'RecordRefundAttemptFailure', { readonly refundId: RefundId; readonly attempt: number; readonly error: string; readonly errorCode: BankErrorCode }>;
+export type SucceedRefund = Command<'SucceedRefund', { readonly refundId: RefundId; readonly bankRefundId: string }>;
+export type FailRefund = Command<'FailRefund', { readonly refundId: RefundId; readonly reason: string; readonly reasonCode: string; readonly bankRefundId: string | null }>;
+export type ParkRefund = Command<'ParkRefund', { readonly refundId: RefundId; readonly lastError: string; readonly errorCode: BankErrorCode }>;
+
+export type RefundCommand = RequestRefund | StartRefundSubmission | RecordRefundAttemptFailure | SucceedRefund | FailRefund | ParkRefund;
+
 export type PaymentCommand =
+  | RefundCommand
   | RequestPayment
   | CancelPayment
   | StartBankSubmission

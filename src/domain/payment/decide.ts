@@ -11,6 +11,7 @@ import type { PaymentCommand } from './commands';
 import type { PaymentEvent } from './events';
 import type { ExistingPaymentState, PaymentInstruction, PaymentState } from './state';
 import { differingInstructionFields } from './instruction';
+import { decideRefund } from './refunds';
 
 export function decide(command: PaymentCommand, state: PaymentState): PaymentEvent[] {
   if (command.type === 'RequestPayment') return requestPayment(command, state);
@@ -32,6 +33,13 @@ export function decide(command: PaymentCommand, state: PaymentState): PaymentEve
       return requestOperatorRetry(command, state);
     case 'ResolveManually':
       return resolveManually(command, state);
+    case 'RequestRefund':
+    case 'StartRefundSubmission':
+    case 'RecordRefundAttemptFailure':
+    case 'SucceedRefund':
+    case 'FailRefund':
+    case 'ParkRefund':
+      return decideRefund(command, state);
     default:
       return assertNever(command, 'payment command');
   }

@@ -4,7 +4,7 @@
  * upcaster (see upcast.ts) so old events keep reading.
  */
 import type { CurrencyCode } from '../money';
-import type { PaymentId, TenantId } from '../ids';
+import type { PaymentId, RefundId, TenantId } from '../ids';
 
 export interface Party {
   readonly name: string;
@@ -128,7 +128,72 @@ export interface PaymentResolvedByOperator {
   };
 }
 
+/**
+ * Refunds live in the payment's own stream: the refundable amount is then a
+ * fold of one stream, and every refund is appended with the revision it was
+ * decided on, so two refunds racing for the last euro cannot both win.
+ * Rationale: a linked stream per refund would need a second check across
+ * streams, which the store cannot make atomic.
+ */
+export interface RefundRequested {
+  readonly type: 'RefundRequested';
+  readonly data: {
+    readonly refundId: RefundId;
+    readonly amountMinor: number;
+    readonly currency: CurrencyCode;
+    readonly reason: string | null;
+    readonly metadata: Readonly<Record<string, string>>;
+    readonly requestedBy: string;
+    readonly requestedAt: string;
+  };
+}
+
+/** The gateway's intent before each bank call for a refund, as BankSubmissionStarted is for the transfer. */
+export interface RefundSubmissionStarted {
+  readonly type: 'RefundSubmissionStarted';
+  readonly data: {
+    readonly refundId: RefundId;
+    readonly attempt: number;
+    /** Stable for the refund's whole life. */
+    readonly idempotencyKey: string;
+    readonly endToEndId: string;
+    readonly gatewayId: string;
+    readonly startedAt: string;
+  };
+}
+
+export interface RefundAttemptFailed {
+  readonly type: 'RefundAttemptFailed';
+  readonly data: { readonly refundId: RefundId; readonly attempt: number; readonly error: string; readonly errorCode: BankErrorCode; readonly failedAt: string };
+}
+
+export interface RefundSucceeded {
+  readonly type: 'RefundSucceeded';
+  readonly data: { readonly refundId: RefundId; readonly bankRefundId: string; readonly succeededAt: string };
+}
+
+/** The bank refused the refund: its amount is refundable again. */
+export interface RefundFailed {
+  readonly type: 'RefundFailed';
+  readonly data: {
+    readonly refundId: RefundId;
+    readonly reason: string;
+    readonly reasonCode: string;
+    readonly bankRefundId: string | null;
+    readonly failedAt: string;
+  };
+}
+
+/** The gateway could not learn the refund's outcome: parked for an operator. Its amount stays reserved. */
+export interface RefundOutcomeUnknown {
+  readonly type: 'RefundOutcomeUnknown';
+  readonly data: { readonly refundId: RefundId; readonly attempts: number; readonly lastError: string; readonly errorCode: BankErrorCode; readonly parkedAt: string };
+}
+
+export type RefundEvent = RefundRequested | RefundSubmissionStarted | RefundAttemptFailed | RefundSucceeded | RefundFailed | RefundOutcomeUnknown;
+
 export type PaymentEvent =
+  | RefundEvent
   | PaymentRequested
   | PaymentCancelled
   | BankSubmissionStarted
@@ -151,7 +216,26 @@ export const PAYMENT_EVENT_TYPES: readonly PaymentEventType[] = [
   'BankOutcomeUnknown',
   'OperatorRetryRequested',
   'PaymentResolvedByOperator',
+  'RefundRequested',
+  'RefundSubmissionStarted',
+  'RefundAttemptFailed',
+  'RefundSucceeded',
+  'RefundFailed',
+  'RefundOutcomeUnknown',
 ];
+
+export const REFUND_EVENT_TYPES: readonly RefundEvent['type'][] = [
+  'RefundRequested',
+  'RefundSubmissionStarted',
+  'RefundAttemptFailed',
+  'RefundSucceeded',
+  'RefundFailed',
+  'RefundOutcomeUnknown',
+];
+
+export function isRefundEvent(event: PaymentEvent): event is RefundEvent {
+  return (REFUND_EVENT_TYPES as readonly string[]).includes(event.type);
+}
 
 /** Current schema version of every payment event payload. */
 export const PAYMENT_EVENT_SCHEMA_VERSION = 1;

@@ -1,5 +1,6 @@
 import { assertNever } from '../errors';
 import type { PaymentEvent } from './events';
+import { evolveRefund } from './refunds';
 import { initialState, type ExistingPaymentState, type PaymentState } from './state';
 
 /**
@@ -49,7 +50,7 @@ function evolveExisting(state: ExistingPaymentState, event: Exclude<PaymentEvent
     case 'BankAttemptFailed':
       return { ...base, status: 'submitted', bank: { ...requireBank(state), lastError: event.data.error, lastErrorCode: event.data.errorCode ?? 'bank_error' }, operatorRetryPending: false, updatedAt: event.data.failedAt };
     case 'PaymentSettled':
-      return { ...base, status: 'settled', bankTransferId: event.data.bankTransferId, resolvedBy: null, updatedAt: event.data.settledAt };
+      return { ...base, status: 'settled', bankTransferId: event.data.bankTransferId, resolvedBy: null, refunds: [], updatedAt: event.data.settledAt };
     case 'PaymentRejected':
       return { ...base, status: 'rejected', reason: event.data.reason, reasonCode: event.data.reasonCode ?? 'NARR', bankTransferId: event.data.bankTransferId, resolvedBy: null, updatedAt: event.data.rejectedAt };
     case 'BankOutcomeUnknown':
@@ -59,10 +60,17 @@ function evolveExisting(state: ExistingPaymentState, event: Exclude<PaymentEvent
     case 'PaymentResolvedByOperator': {
       const { outcome, bankTransferId, reason, operator, resolvedAt } = event.data;
       if (outcome === 'settled') {
-        return { ...base, status: 'settled', bankTransferId: bankTransferId ?? '', resolvedBy: operator, updatedAt: resolvedAt };
+        return { ...base, status: 'settled', bankTransferId: bankTransferId ?? '', resolvedBy: operator, refunds: [], updatedAt: resolvedAt };
       }
       return { ...base, status: 'rejected', reason, reasonCode: null, bankTransferId, resolvedBy: operator, updatedAt: resolvedAt };
     }
+    case 'RefundRequested':
+    case 'RefundSubmissionStarted':
+    case 'RefundAttemptFailed':
+    case 'RefundSucceeded':
+    case 'RefundFailed':
+    case 'RefundOutcomeUnknown':
+      return evolveRefund(state, event);
     default:
       return assertNever(event, 'payment event');
   }

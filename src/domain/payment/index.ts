@@ -5,3 +5,5 @@ export * from './evolve';
 export * from './instruction';
 export * from './state';
 export * from './upcast';
+export * from './refunds';
+export * from './status';

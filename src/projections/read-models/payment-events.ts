@@ -5,8 +5,7 @@
  */
 import { envelopeOf, schemaVersionOf } from '../../application/event-envelope';
 import { parsePaymentStreamName, PAYMENT_STREAM_PREFIX, type PaymentId, type TenantId } from '../../domain/ids';
-import { assertNever } from '../../domain/errors';
-import { PAYMENT_EVENT_TYPES, upcastPaymentEvent, type PaymentEvent, type PaymentStatus } from '../../domain/payment';
+import { PAYMENT_EVENT_TYPES, paymentStatusAfter, upcastPaymentEvent, type PaymentEvent } from '../../domain/payment';
 import type { EventFilter, GlobalPosition, RecordedEvent } from '../../event-store/port';
 
 export const PAYMENT_EVENTS_FILTER: EventFilter = { streamPrefixes: [PAYMENT_STREAM_PREFIX], eventTypes: PAYMENT_EVENT_TYPES };
@@ -57,29 +56,8 @@ export function decodePaymentEvent(recorded: RecordedEvent): DecodedPaymentEvent
   };
 }
 
-/** The status a payment is in right after `event`. */
-export function statusAfter(event: PaymentEvent): PaymentStatus {
-  switch (event.type) {
-    case 'PaymentRequested':
-      return 'requested';
-    case 'PaymentCancelled':
-      return 'cancelled';
-    case 'BankSubmissionStarted':
-    case 'BankAttemptFailed':
-    case 'OperatorRetryRequested':
-      return 'submitted';
-    case 'PaymentSettled':
-      return 'settled';
-    case 'PaymentRejected':
-      return 'rejected';
-    case 'BankOutcomeUnknown':
-      return 'unknown';
-    case 'PaymentResolvedByOperator':
-      return event.data.outcome;
-    default:
-      return assertNever(event, 'payment event');
-  }
-}
+/** The status a payment is in right after `event`: the domain's one status function. */
+export const statusAfter = paymentStatusAfter;
 
 /** Key of a payment inside a batch's maps. The NUL separator cannot occur in either id. */
 export const paymentKey = (tenantId: string, paymentId: string) => `${tenantId}\u0000${paymentId}`;

@@ -59,6 +59,20 @@ export function summarise(event: PaymentEvent): string {
       return `operator ${event.data.operator} asked for a retry: ${event.data.reason}`;
     case 'PaymentResolvedByOperator':
       return `resolved as ${event.data.outcome} by operator ${event.data.operator}: ${event.data.reason}`;
+    case 'RefundRequested': {
+      const { refundId, amountMinor, currency, reason, requestedBy } = event.data;
+      return `refund ${refundId} of ${formatMinor(amountMinor, currencyExponent(currency) ?? 2)} ${currency} requested by ${requestedBy}${reason ? `: ${reason}` : ''}`;
+    }
+    case 'RefundSubmissionStarted':
+      return `refund ${event.data.refundId}: bank attempt ${event.data.attempt} started by gateway ${event.data.gatewayId} (end-to-end id ${event.data.endToEndId})`;
+    case 'RefundAttemptFailed':
+      return `refund ${event.data.refundId}: bank attempt ${event.data.attempt} failed: ${event.data.error}`;
+    case 'RefundSucceeded':
+      return `refund ${event.data.refundId} executed by the bank, bank refund ${event.data.bankRefundId}`;
+    case 'RefundFailed':
+      return `refund ${event.data.refundId} refused by the bank: ${event.data.reason}`;
+    case 'RefundOutcomeUnknown':
+      return `refund ${event.data.refundId}: bank outcome unknown after ${event.data.attempts} attempt(s), parked for an operator: ${event.data.lastError}`;
     default:
       return assertNever(event, 'payment event');
   }

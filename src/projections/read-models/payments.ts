@@ -99,6 +99,13 @@ function changesOf(event: Exclude<PaymentEvent, { type: 'PaymentRequested' }>): 
       return {};
     case 'PaymentResolvedByOperator':
       return { bankTransferId: event.data.bankTransferId, reason: event.data.reason };
+    case 'RefundRequested':
+    case 'RefundSubmissionStarted':
+    case 'RefundAttemptFailed':
+    case 'RefundSucceeded':
+    case 'RefundFailed':
+    case 'RefundOutcomeUnknown':
+      return {};
     default:
       return assertNever(event, 'payment event');
   }
