@@ -20,7 +20,7 @@ import {
   type PaymentInstruction,
   type PaymentState,
 } from '../domain/payment';
-import { createCommandHandler, type HandleOptions, type HandleResult } from './command-handler';
+import { createCommandHandler, type Decider, type HandleOptions, type HandleResult } from './command-handler';
 import { schemaVersionOf, toEventData, type NewEventId } from './event-envelope';
 import { PreconditionFailedError } from './errors';
 
@@ -45,15 +45,18 @@ export interface RequestPaymentOutcome extends PaymentResult {
   readonly state: ExistingPaymentState;
 }
 
+/** The payment stream's decider, as the command handler needs it; refunds use the same one (same stream). */
+export const paymentDecider: Decider<PaymentCommand, PaymentEvent, PaymentState> = {
+  decide,
+  evolve,
+  initialState,
+  schemaVersion: PAYMENT_EVENT_SCHEMA_VERSION,
+  fromRecorded: (event) => upcastPaymentEvent(event.type, event.data, schemaVersionOf(event)),
+};
+
 export function createPaymentsModule(options: PaymentsModuleOptions) {
   const newEventId = options.newEventId ?? randomUUID;
-  const handler = createCommandHandler(options.store, {
-    decide,
-    evolve,
-    initialState,
-    schemaVersion: PAYMENT_EVENT_SCHEMA_VERSION,
-    fromRecorded: (event) => upcastPaymentEvent(event.type, event.data, schemaVersionOf(event)),
-  }, { newEventId, conflictRetryCountMax: options.conflictRetryCountMax ?? 5 });
+  const handler = createCommandHandler(options.store, paymentDecider, { newEventId, conflictRetryCountMax: options.conflictRetryCountMax ?? 5 });
 
   async function requestPayment(input: RequestPaymentInput, metadata: CommandMetadata): Promise<RequestPaymentOutcome> {
     const stream = paymentStreamName(input.tenantId, input.paymentId);

@@ -15,6 +15,8 @@ import { acceptedApiKeys, createAuthenticator } from './auth';
 import type { ReadinessCheck } from './health';
 import { createOpenApiRegistry, type OpenAPIRegistry } from './openapi';
 import { createPaymentsRouter } from './payments/routes';
+import { createRefundsModule } from '../application/refunds';
+import { createRefundsRouter } from './refunds/routes';
 
 /** How long close() lets in-flight requests finish before it cuts their connections. */
 export const CLOSE_GRACE_MS = 2_000;
@@ -63,7 +65,11 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     rateLimitPerMinute: options.rateLimitPerMinute ?? 0,
     registry,
     readinessChecks: checks,
-    routers: [createPaymentsRouter({ payments, amountMajorMax: options.amountMajorMax, now, registry }), ...(extra.routers ?? [])],
+    routers: [
+      createPaymentsRouter({ payments, amountMajorMax: options.amountMajorMax, now, registry }),
+      createRefundsRouter({ refunds: createRefundsModule({ store: options.store, amountMajorMax: options.amountMajorMax }), now, registry }),
+      ...(extra.routers ?? []),
+    ],
     publicRouters: extra.publicRouters ?? [],
   });
   let server: Server | undefined;

@@ -14,6 +14,13 @@ import type { RefundCommand } from './commands';
 import type { PaymentEvent, RefundEvent } from './events';
 import type { BankProgress, ExistingPaymentState, RefundInstruction, RefundState } from './state';
 
+/**
+ * Refunds one payment may have. Rationale: every refund lives in the payment's
+ * state, which is folded on every command, so the count is bounded like
+ * everything else; a client needing more is doing something else than refunds.
+ */
+export const REFUNDS_PER_PAYMENT_MAX = 100;
+
 type Settled = Extract<ExistingPaymentState, { status: 'settled' }>;
 
 export interface RefundTotals {
@@ -99,6 +106,9 @@ function requestRefund(command: Commands.RequestRefund, state: ExistingPaymentSt
   }
   if (state.status !== 'settled') {
     throw new DomainError('illegal_state', 'payment_not_refundable', `a ${state.status} payment cannot be refunded; only a settled one can`, { paymentStatus: state.status });
+  }
+  if (state.refunds.length >= REFUNDS_PER_PAYMENT_MAX) {
+    throw new DomainError('conflict', 'refund_limit_reached', `a payment takes at most ${REFUNDS_PER_PAYMENT_MAX} refunds`, { refundCountMax: REFUNDS_PER_PAYMENT_MAX });
   }
   const { refundableMinor } = refundTotals(state);
   if (instruction.amountMinor > refundableMinor) {

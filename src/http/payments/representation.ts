@@ -1,6 +1,7 @@
 import { formatAmount } from '../../domain/money';
 import type { ExistingPaymentState } from '../../domain/payment';
 import type { PaymentViewBody } from './schemas';
+import { refundAmountsOf } from '../refunds/representation';
 
 export function paymentView(state: ExistingPaymentState, revision: number): PaymentViewBody {
   const { instruction } = state;
@@ -16,6 +17,7 @@ export function paymentView(state: ExistingPaymentState, revision: number): Paym
     createdAt: state.createdAt,
     updatedAt: state.updatedAt,
     revision,
+    ...refundAmountsOf(state),
     cancellationReason: state.status === 'cancelled' ? state.reason : null,
     rejectionReason: state.status === 'rejected' ? rejectionReasonOf(state) : null,
     rejectionCode: state.status === 'rejected' ? state.reasonCode : null,

@@ -91,12 +91,12 @@ export function createPaymentsRouter(options: PaymentsRouterOptions): Router {
   return router;
 }
 
-function paymentNotFound(): HttpProblem {
+export function paymentNotFound(): HttpProblem {
   return new HttpProblem(404, 'payment-not-found', 'Payment not found', 'no payment with this id for your tenant');
 }
 
 /** Clients act for their own tenant; staff name the tenant they look at. */
-function tenantFor(req: Request, res: Response): TenantId {
+export function tenantFor(req: Request, res: Response): TenantId {
   const principal = principalFrom(res);
   if (principal.kind === 'client') return principal.tenantId;
   const tenant = typeof req.query['tenant'] === 'string' ? req.query['tenant'] : '';

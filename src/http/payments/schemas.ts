@@ -56,15 +56,15 @@ const Party = z.strictObject({
   iban: Iban,
 });
 
-const Currency = z.enum(CURRENCY_CODES as [CurrencyCode, ...CurrencyCode[]], { error: 'must be an ISO 4217 currency code we settle, such as EUR' }).openapi({ example: 'EUR' });
+export const Currency = z.enum(CURRENCY_CODES as [CurrencyCode, ...CurrencyCode[]], { error: 'must be an ISO 4217 currency code we settle, such as EUR' }).openapi({ example: 'EUR' });
 
 /** The amount's form alone; its decimals and bounds depend on the currency and are checked with it. */
-const Amount = z
+export const Amount = z
   .string({ error: 'must be a decimal string such as "125.50"' })
   .regex(DECIMAL_PATTERN, 'must be a decimal string such as "125.50"')
   .openapi({ example: '125.50', description: "Decimal string, no more decimals than the currency's minor unit (EUR 2, JPY 0, BHD 3), greater than zero, at most AMOUNT_MAJOR_MAX" });
 
-const Metadata = z
+export const Metadata = z
   .record(z.string().regex(METADATA_KEY_PATTERN, 'keys are 1 to 40 characters of A-Z a-z 0-9 _ . -'), z.string().max(METADATA_VALUE_LENGTH_MAX))
   .refine((map) => Object.keys(map).length <= METADATA_ENTRIES_MAX, `at most ${METADATA_ENTRIES_MAX} entries`)
   // propertyNames is JSON Schema 2020-12 (OpenAPI 3.1), which the library's metadata type does not list.
@@ -137,6 +137,11 @@ export const PaymentView = z
     createdAt: z.string(),
     updatedAt: z.string(),
     revision: z.number().int(),
+    refundedAmount: z.string().regex(DECIMAL_PATTERN).openapi({ example: '0.00', description: 'Sum of the refunds the bank executed, in the payment\'s currency' }),
+    refundableAmount: z
+      .string()
+      .regex(DECIMAL_PATTERN)
+      .openapi({ example: '125.50', description: 'What a new refund may still take: the settled amount less every refund that has not failed; 0 unless the payment is settled' }),
     cancellationReason: z.string().nullable(),
     rejectionReason: z.string().nullable().openapi({ description: "Why the payment was rejected, in paystream's words (never the bank's free text)." }),
     rejectionCode: z
