@@ -14,6 +14,8 @@ import { PgliteDatabase, PostgresDatabase, type Database } from '../db/database'
 import type { Logger } from '../logging';
 import { IDEMPOTENCY_TTL_MS_DEFAULT, SEED_MAX, createFaultSwitchboard, healthyFaults, type Faults, type FaultsReplacement } from './faults';
 import { openLedger } from './ledger';
+import { openRefundLedger } from './refund-ledger';
+import { createRefundsRouter } from './refund-routes';
 import { problemErrorHandler, SandboxProblem, sendProblem } from './problem';
 import { createAdminRouter, createHealthRouter, createTransfersRouter } from './routes';
 
@@ -80,6 +82,10 @@ export async function startBankSandbox(options: BankSandboxOptions): Promise<Ban
     if (owned) await database.close();
     throw error;
   });
+  const refunds = await openRefundLedger(database).catch(async (error: unknown) => {
+    if (owned) await database.close();
+    throw error;
+  });
   const configuredTtlMs = options.faults?.idempotencyTtlMs ?? IDEMPOTENCY_TTL_MS_DEFAULT;
   const seed = options.seed ?? randomInt(0, SEED_MAX);
   const faults = createFaultSwitchboard({ ...healthyFaults(configuredTtlMs), ...options.faults }, seed, configuredTtlMs);
@@ -97,7 +103,7 @@ export async function startBankSandbox(options: BankSandboxOptions): Promise<Ban
     res.setHeader('Request-Id', res.locals['requestId'] as string);
     next();
   });
-  app.use(createHealthRouter(ledger), createAdminRouter(deps), createTransfersRouter(deps));
+  app.use(createHealthRouter(ledger), createRefundsRouter({ ...deps, refunds }), createAdminRouter(deps), createTransfersRouter(deps));
   app.use((req, res) => sendProblem(res, new SandboxProblem(404, 'not-found', 'Not found', `no route for ${req.method} ${req.path}`)));
   app.use(problemErrorHandler(logger));
 

@@ -10,10 +10,12 @@ import type { Faults, FaultsReplacement } from './faults';
 import { MAGIC_CREDITOR_IBANS } from './magic-ibans';
 import { startBankSandbox, type BankSandboxOptions, type LedgerStorage } from './server';
 import type { TransferView } from './wire';
+import type { RefundView } from './refund-ledger';
 
 export { MAGIC_CREDITOR_IBANS } from './magic-ibans';
 export type { Faults } from './faults';
 export type { TransferView } from './wire';
+export type { RefundView } from './refund-ledger';
 
 export const CLOSED_ACCOUNT_IBAN = MAGIC_CREDITOR_IBANS.accountClosed.iban;
 
@@ -31,6 +33,9 @@ export interface SandboxBankForTests {
   heal(): Promise<Faults>;
   transfersFor(endToEndId: string): Promise<TransferView[]>;
   allTransfers(): Promise<TransferView[]>;
+  /** The bank's refunds carrying this end-to-end id, from the back-office listing. */
+  refundsFor(endToEndId: string): Promise<RefundView[]>;
+  allRefunds(): Promise<RefundView[]>;
   close(): Promise<void>;
 }
 
@@ -65,12 +70,12 @@ export function sandboxClient(url: string, adminKey: string): Omit<SandboxBankFo
   const faults = () => call<Faults>('/admin/faults', adminKey);
   const change = (method: 'PUT' | 'PATCH', body: FaultsReplacement) => call<Faults>('/admin/faults', adminKey, { method, body: JSON.stringify(body) });
 
-  async function listAll(filter: string): Promise<TransferView[]> {
-    const items: TransferView[] = [];
+  async function listAll<Item = TransferView>(filter: string, listing = '/admin/transfers'): Promise<Item[]> {
+    const items: Item[] = [];
     let cursor: string | null = null;
     for (let page = 0; page < LISTING_PAGE_COUNT_MAX; page++) {
       const query: string = `?limit=100${filter}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-      const body: { items: TransferView[]; nextCursor: string | null } = await call(`/admin/transfers${query}`, adminKey);
+      const body: { items: Item[]; nextCursor: string | null } = await call(`${listing}${query}`, adminKey);
       items.push(...body.items);
       cursor = body.nextCursor;
       if (cursor === null) return items;
@@ -84,5 +89,7 @@ export function sandboxClient(url: string, adminKey: string): Omit<SandboxBankFo
     heal: () => change('PUT', {}),
     transfersFor: (endToEndId) => listAll(`&endToEndId=${encodeURIComponent(endToEndId)}`),
     allTransfers: () => listAll(''),
+    refundsFor: (endToEndId) => listAll<RefundView>(`&endToEndId=${encodeURIComponent(endToEndId)}`, '/admin/refunds'),
+    allRefunds: () => listAll<RefundView>('', '/admin/refunds'),
   };
 }
