@@ -15,6 +15,7 @@ import type { EventStore } from '../event-store/port';
 import type { Logger } from '../logging';
 import { ensureProjectionSchema } from '../projections/checkpoints';
 import { createFreshness, type Freshness } from '../projections/freshness';
+import { createReadModelQueries } from '../projections/read-models/queries';
 import { READ_MODELS } from '../projections/read-models';
 import { createAnalyticsRouter } from './analytics/routes';
 import { createDashboardRouter } from './dashboard/routes';
@@ -67,7 +68,7 @@ export async function prepareStaffRoutes(options: StaffRoutesOptions): Promise<E
         registry,
         actionLimitPerHour: options.operatorDesk.actionLimitPerHour,
       }),
-      createAnalyticsRouter({ database: options.database, freshness, registry, readWaitMsMax: options.readWaitMsMax }),
+      createAnalyticsRouter({ queries: createReadModelQueries(options.database), freshness, registry, readWaitMsMax: options.readWaitMsMax }),
     ],
     publicRouters: [createDashboardRouter()],
   });

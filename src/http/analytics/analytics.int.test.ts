@@ -6,6 +6,7 @@ import type { PaymentId, TenantId } from '../../domain/ids';
 import type { CurrencyCode } from '../../domain/money';
 import { formatPosition } from '../../event-store/port';
 import { createProjector } from '../../projections/projector';
+import { createReadModelQueries } from '../../projections/read-models/queries';
 import { PAYMENTS_TABLE } from '../../projections/read-models/payments';
 import type { SqlClient } from '../../db/database';
 import { createApiServer } from '../server';
@@ -275,7 +276,7 @@ describe.each(sqlEngines())('analyst API on %s', (engine) => {
       apiKeys: undefined,
       amountMajorMax: 1_000_000,
       bodyBytesMax: 65_536,
-      extraRouters: ({ registry }) => ({ routers: [createAnalyticsRouter({ database, freshness: api.projector.freshness, registry, readWaitMsMax: 300, csvPageRows: 5 })] }),
+      extraRouters: ({ registry }) => ({ routers: [createAnalyticsRouter({ queries: createReadModelQueries(database), freshness: api.projector.freshness, registry, readWaitMsMax: 300, csvPageRows: 5 })] }),
     });
     const { url } = await server.listen(0, '127.0.0.1');
     const checkedFetch = contractFetch(url);

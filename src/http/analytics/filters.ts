@@ -11,7 +11,11 @@ import { isPaymentId, isTenantId, TENANT_ID_PATTERN } from '../../domain/ids';
 import { parsePosition, type GlobalPosition } from '../../event-store/port';
 import type { PaymentStatus } from '../../domain/payment';
 import { validationProblem, type FieldProblem } from '../problem';
+import { GROUP_BY_DIMENSIONS, type GroupByDimension, type PaymentsCursor, type PaymentsFilter, type VolumeFilter } from '../../projections/read-models/queries';
 import { decodeCursorParts, encodeCursorParts, wholeNumberText } from './list-params';
+
+// Rationale: the filters belong to the read-model queries they feed; re-exported for the routes that parse into them.
+export { GROUP_BY_DIMENSIONS, type GroupByDimension, type PaymentsCursor, type PaymentsFilter, type VolumeFilter };
 
 export const PAYMENT_STATUSES: readonly PaymentStatus[] = ['requested', 'submitted', 'settled', 'rejected', 'unknown', 'cancelled'];
 export const PAGE_ROWS_DEFAULT = 50;
@@ -21,8 +25,6 @@ export const CSV_ROWS_MAX = 100_000;
 /** Longest span of a volume report. */
 export const REPORT_DAYS_MAX = 366;
 export const REPORT_DAYS_DEFAULT = 31;
-export const GROUP_BY_DIMENSIONS = ['day', 'currency', 'status'] as const;
-export type GroupByDimension = (typeof GROUP_BY_DIMENSIONS)[number];
 
 /**
  * Times the API takes, in UTC once the offset is applied. PostgreSQL has no year
@@ -84,34 +86,6 @@ export const VolumeQueryShape = {
   status: statusList.optional(),
   minPosition: position.optional(),
 };
-
-export interface PaymentsCursor {
-  readonly createdAt: string;
-  readonly tenantId: string;
-  readonly paymentId: string;
-}
-
-export interface PaymentsFilter {
-  readonly statuses: readonly PaymentStatus[] | undefined;
-  readonly currency: string | undefined;
-  readonly tenant: string | undefined;
-  readonly createdFrom: Date | undefined;
-  readonly createdTo: Date | undefined;
-  readonly minAmountMinor: bigint | undefined;
-  readonly maxAmountMinor: bigint | undefined;
-  readonly limit: number | undefined;
-  readonly cursor: PaymentsCursor | undefined;
-  readonly minPosition: GlobalPosition | undefined;
-}
-
-export interface VolumeFilter {
-  readonly from: string;
-  readonly to: string;
-  readonly groupBy: readonly GroupByDimension[];
-  readonly currency: string | undefined;
-  readonly statuses: readonly PaymentStatus[] | undefined;
-  readonly minPosition: GlobalPosition | undefined;
-}
 
 type Shape = Record<string, z.ZodType<unknown>>;
 

@@ -7,7 +7,6 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import type { SqlClient } from '../../db/database';
 import { formatPosition, parsePosition, type GlobalPosition } from '../../event-store/port';
 import type { Freshness, ProjectionFreshness } from '../../projections/freshness';
 import { principalFrom, requireRole } from '../auth';
@@ -26,7 +25,8 @@ import {
   VolumeQueryShape,
   type PaymentsFilter,
 } from './filters';
-import { cursorOf, paymentItem, selectPayments, selectVolume, type PaymentItem } from './queries';
+import { cursorOf, type ReadModelQueries } from '../../projections/read-models/queries';
+import { paymentItem, type PaymentItem } from './representation';
 
 export const WAIT_FOR_POSITION_HEADER = 'X-Wait-For-Position';
 export const FRESHNESS_HEADERS = {
@@ -40,8 +40,8 @@ export const FRESHNESS_HEADERS = {
 export const CSV_PAGE_ROWS = 1_000;
 
 export interface AnalyticsRouterOptions {
-  /** Where the read models are. */
-  readonly database: SqlClient;
+  /** The read models' queries: the routes map requests to them and rows to answers, and write no SQL. */
+  readonly queries: ReadModelQueries;
   readonly freshness: Freshness;
   readonly registry: OpenAPIRegistry;
   /** Longest a request may wait for a projection to reach the position it asked for. */
@@ -65,7 +65,7 @@ export function createAnalyticsRouter(options: AnalyticsRouterOptions): Router {
       await announceFreshness(req, res, options, 'payments', filter.minPosition);
       if (format === 'csv') return streamCsv(req, res, 'payments.csv', CSV_COLUMNS, paymentsCsvChunks(options, filter));
       const limit = filter.limit ?? PAGE_ROWS_DEFAULT;
-      const rows = await selectPayments(options.database, filter, filter.cursor, limit + 1);
+      const rows = await options.queries.payments(filter, filter.cursor, limit + 1);
       const page = rows.slice(0, limit);
       const nextCursor = rows.length > limit ? encodeCursor(cursorOf(page[page.length - 1]!)) : null;
       res.json({ items: page.map(paymentItem), nextCursor, next: nextCursor && nextLink(req, nextCursor) });
@@ -78,7 +78,7 @@ export function createAnalyticsRouter(options: AnalyticsRouterOptions): Router {
       const filter = parseVolumeQuery(req.query as Record<string, unknown>, today());
       const format = negotiate(req);
       await announceFreshness(req, res, options, 'daily_volume', filter.minPosition);
-      const rows = await selectVolume(options.database, filter);
+      const rows = await options.queries.volume(filter);
       if (format === 'json') {
         res.json({ from: filter.from, to: filter.to, groupBy: filter.groupBy, rows });
         return;
@@ -157,7 +157,7 @@ async function* paymentsCsvChunks(options: AnalyticsRouterOptions, filter: Payme
   let remaining = Math.min(filter.limit ?? CSV_ROWS_MAX, CSV_ROWS_MAX);
   let after = filter.cursor;
   while (remaining > 0) {
-    const rows = await selectPayments(options.database, filter, after, Math.min(options.csvPageRows ?? CSV_PAGE_ROWS, remaining));
+    const rows = await options.queries.payments(filter, after, Math.min(options.csvPageRows ?? CSV_PAGE_ROWS, remaining));
     if (rows.length === 0) return;
     yield rows.map((row) => csvLine(csvCells(paymentItem(row)))).join('');
     remaining -= rows.length;

@@ -6,40 +6,55 @@
  */
 import type { SqlClient } from '../../db/database';
 import { currencyExponent, formatMinor } from '../../domain/money';
-import { DAILY_VOLUME_TABLE } from '../../projections/read-models/daily-volume';
-import { PAYMENTS_TABLE, paymentRowFromSql, type PaymentRow } from '../../projections/read-models/payments';
-import type { GroupByDimension, PaymentsCursor, PaymentsFilter, VolumeFilter } from './filters';
+import type { PaymentStatus } from '../../domain/payment';
+import type { GlobalPosition } from '../../event-store/port';
+import { DAILY_VOLUME_TABLE } from './daily-volume';
+import { PAYMENTS_TABLE, paymentRowFromSql, type PaymentRow } from './payments';
 
-export interface PaymentItem {
-  readonly id: string;
-  readonly tenant: string;
-  readonly status: string;
-  readonly amount: string;
-  readonly currency: string;
-  readonly debtor: { readonly name: string; readonly iban: string };
-  readonly creditor: { readonly name: string; readonly iban: string };
-  readonly reference: string | null;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-  readonly bankTransferId: string | null;
-  readonly attempts: number;
+export const GROUP_BY_DIMENSIONS = ['day', 'currency', 'status'] as const;
+export type GroupByDimension = (typeof GROUP_BY_DIMENSIONS)[number];
+
+/** The read models' answers to the analyst routes, over a database the caller hands in once. */
+export interface ReadModelQueries {
+  /** One keyset page: `rowCount` rows after `after` (exclusive) matching `filter`. */
+  payments(filter: PaymentsFilter, after: PaymentsCursor | undefined, rowCount: number): Promise<PaymentRow[]>;
+  volume(filter: VolumeFilter): Promise<VolumeRow[]>;
 }
 
-export function paymentItem(row: PaymentRow): PaymentItem {
+export function createReadModelQueries(database: SqlClient): ReadModelQueries {
   return {
-    id: row.paymentId,
-    tenant: row.tenantId,
-    status: row.status,
-    amount: formatMinor(row.amountMinor, currencyExponent(row.currency) ?? 2),
-    currency: row.currency,
-    debtor: { name: row.debtorName, iban: row.debtorIbanMasked },
-    creditor: { name: row.creditorName, iban: row.creditorIbanMasked },
-    reference: row.reference,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-    bankTransferId: row.bankTransferId,
-    attempts: row.attempts,
+    payments: (filter, after, rowCount) => selectPayments(database, filter, after, rowCount),
+    volume: (filter) => selectVolume(database, filter),
   };
+}
+
+/** What the analyst routes may ask of the read models; the HTTP layer parses query strings into these. */
+export interface PaymentsCursor {
+  readonly createdAt: string;
+  readonly tenantId: string;
+  readonly paymentId: string;
+}
+
+export interface PaymentsFilter {
+  readonly statuses: readonly PaymentStatus[] | undefined;
+  readonly currency: string | undefined;
+  readonly tenant: string | undefined;
+  readonly createdFrom: Date | undefined;
+  readonly createdTo: Date | undefined;
+  readonly minAmountMinor: bigint | undefined;
+  readonly maxAmountMinor: bigint | undefined;
+  readonly limit: number | undefined;
+  readonly cursor: PaymentsCursor | undefined;
+  readonly minPosition: GlobalPosition | undefined;
+}
+
+export interface VolumeFilter {
+  readonly from: string;
+  readonly to: string;
+  readonly groupBy: readonly GroupByDimension[];
+  readonly currency: string | undefined;
+  readonly statuses: readonly PaymentStatus[] | undefined;
+  readonly minPosition: GlobalPosition | undefined;
 }
 
 export const cursorOf = (row: PaymentRow): PaymentsCursor => ({ createdAt: row.createdAt, tenantId: row.tenantId, paymentId: row.paymentId });

@@ -6,6 +6,7 @@ import { createApiServer } from '../../http/server';
 import { createAnalyticsRouter } from '../../http/analytics/routes';
 import { createDashboardRouter } from '../../http/dashboard/routes';
 import { createProjector, type Projector } from '../projector';
+import { createReadModelQueries } from '../read-models/queries';
 import { openHarness, type Harness } from './harness';
 import type { EngineName } from '../../../test/support/databases';
 import { contractFetch } from '../../../test/support/openapi-contract';
@@ -31,7 +32,7 @@ export async function startAnalyticsApi(engine: EngineName, options: { readWaitM
     amountMajorMax: 1_000_000,
     bodyBytesMax: 65_536,
     extraRouters: ({ registry }) => ({
-      routers: [createAnalyticsRouter({ database: harness.database, freshness: projector.freshness, registry, readWaitMsMax: options.readWaitMsMax ?? 2_000 })],
+      routers: [createAnalyticsRouter({ queries: createReadModelQueries(harness.database), freshness: projector.freshness, registry, readWaitMsMax: options.readWaitMsMax ?? 2_000 })],
       publicRouters: [createDashboardRouter()],
     }),
   });
