@@ -11,7 +11,7 @@ import { PAYMENTS_TABLE } from '../../projections/read-models/payments';
 import type { SqlClient } from '../../db/database';
 import { createApiServer } from '../server';
 import { createAnalyticsRouter } from './routes';
-import { startAnalyticsApi, type AnalyticsApi } from '../../projections/testing/api';
+import { startAnalyticsApi, type AnalyticsApi } from '../../../test/support/analytics-api';
 import { FINAL_STATUS, runMixedWorkload, writePayment, type WorkloadPayment } from '../../projections/testing/workload';
 
 interface Item { id: string; tenant: string; status: string; amount: string; currency: string; createdAt: string; debtor: { iban: string } }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { KEYS } from '../../../test/support/api';
-import { startAnalyticsApi, type AnalyticsApi } from '../../projections/testing/api';
+import { startAnalyticsApi, type AnalyticsApi } from '../../../test/support/analytics-api';
 import { runMixedWorkload } from '../../projections/testing/workload';
 import { DAILY_VOLUME_TABLE } from '../../projections/read-models/daily-volume';
 

@@ -2,14 +2,14 @@
  * The real API with the analyst routes and the dashboard, over a real store and
  * a running projector, on port 0: what the analytics and dashboard suites drive.
  */
-import { createApiServer } from '../../http/server';
-import { createAnalyticsRouter } from '../../http/analytics/routes';
-import { createDashboardRouter } from '../../http/dashboard/routes';
-import { createProjector, type Projector } from '../projector';
-import { createReadModelQueries } from '../read-models/queries';
-import { openHarness, type Harness } from './harness';
-import type { EngineName } from '../../../test/support/databases';
-import { contractFetch } from '../../../test/support/openapi-contract';
+import { createApiServer } from '../../src/http/server';
+import { createAnalyticsRouter } from '../../src/http/analytics/routes';
+import { createDashboardRouter } from '../../src/http/dashboard/routes';
+import { createProjector, type Projector } from '../../src/projections/projector';
+import { createReadModelQueries } from '../../src/projections/read-models/queries';
+import { openHarness, type Harness } from '../../src/projections/testing/harness';
+import type { EngineName } from './databases';
+import { contractFetch } from './openapi-contract';
 
 export interface AnalyticsApi {
   readonly url: string;
