@@ -5,6 +5,10 @@
  * - append: `appendToStream` of one realistic event (a PaymentRequested in its
  *   envelope) to a new stream with `no_stream`, from `callers` concurrent
  *   callers, through the store as the API uses it.
+ * - append, no group commit: the same through a store opened with
+ *   `appendBatchRequestsMax: 1` and a slot per caller (one statement and one
+ *   commit per append), so
+ *   the share of group commit shows (docs/adr/0019-group-commit.md).
  * - raw: the same row inserted by one autocommit INSERT (a transaction of one
  *   statement, one round trip, one commit) into a table shaped like `events`,
  *   through the same Database port and pool, from the same number of callers.
@@ -43,6 +47,7 @@ export interface StoreBenchResult {
   readonly engine: 'pglite' | 'postgres';
   readonly raw: RateFigure;
   readonly append: RateFigure;
+  readonly appendUngrouped: RateFigure;
 }
 
 const ROUNDS = 2;
@@ -118,6 +123,8 @@ async function measureBoth(engine: StoreBenchResult['engine'], database: Databas
   await database.query(RAW_TABLE_SQL);
   await database.query(RAW_INDEX_SQL);
   const store: EventStore = await SqlEventStore.open(database);
+  // As many statements at once as callers: one statement and one commit per append, nothing queued.
+  const ungrouped: EventStore = await SqlEventStore.open(database, { appendBatchRequestsMax: 1, appendsInFlightMax: options.callers });
   const run = `${Date.now().toString(36)}`;
   let round = 0;
   const raw = (seconds: number) =>
@@ -125,24 +132,29 @@ async function measureBoth(engine: StoreBenchResult['engine'], database: Databas
       const event = paymentRequested();
       return database.query(RAW_INSERT_SQL, [`raw-${run}-${round}-${caller}-${index}`, event.id, event.type, JSON.stringify(event.data), JSON.stringify(event.metadata)]);
     });
-  const append = (seconds: number) =>
+  const appendThrough = (target: EventStore, label: string) => (seconds: number) =>
     runFor(seconds, options.callers, (caller, index) =>
-      store.appendToStream(`payment-${run}-${round}-${caller}-${index}`, [paymentRequested()], { expectedRevision: 'no_stream' }),
+      target.appendToStream(`payment-${label}-${run}-${round}-${caller}-${index}`, [paymentRequested()], { expectedRevision: 'no_stream' }),
     );
+  const append = appendThrough(store, 'grouped');
+  const appendUngrouped = appendThrough(ungrouped, 'single');
   try {
     await raw(WARM_UP_SECONDS);
     round++;
     await append(WARM_UP_SECONDS);
     const raws: RateFigure[] = [];
     const appends: RateFigure[] = [];
+    const ungroupeds: RateFigure[] = [];
     for (let index = 0; index < ROUNDS; index++) {
       round++;
       raws.push(await raw(options.durationSeconds));
       appends.push(await append(options.durationSeconds));
+      ungroupeds.push(await appendUngrouped(options.durationSeconds));
     }
-    return { engine, raw: best(raws), append: best(appends) };
+    return { engine, raw: best(raws), append: best(appends), appendUngrouped: best(ungroupeds) };
   } finally {
     await store.close();
+    await ungrouped.close();
   }
 }
 
@@ -171,6 +183,7 @@ export function printStoreResults(results: readonly StoreBenchResult[], options:
   console.table(
     results.flatMap((result) => {
       const ratio = result.append.perSecond / result.raw.perSecond;
+      const ungroupedRatio = result.appendUngrouped.perSecond / result.raw.perSecond;
       const row = (measurement: string, figure: RateFigure, vsRaw: string, goal: string) => ({
         store: result.engine,
         measurement,
@@ -183,6 +196,7 @@ export function printStoreResults(results: readonly StoreBenchResult[], options:
       return [
         row(`raw single-INSERT transaction, ${options.callers} callers`, result.raw, '1.00×', ''),
         row(`appendToStream, new streams, ${options.callers} callers`, result.append, `${ratio.toFixed(2)}×`, `≥ ${APPEND_TARGET_RATIO_MIN}× ${ratio >= APPEND_TARGET_RATIO_MIN ? 'met' : 'MISSED'}`),
+        row(`the same, no group commit`, result.appendUngrouped, `${ungroupedRatio.toFixed(2)}×`, ''),
       ];
     }),
   );

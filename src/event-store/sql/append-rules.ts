@@ -15,6 +15,9 @@ import {
 
 export type ActualRevision = StreamRevision | 'no_stream';
 
+/** Where a stored event sits: all `repeatedAppend` needs of it. */
+export type StoredPlace = Pick<RecordedEvent, 'id' | 'streamName' | 'revision' | 'position'>;
+
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface AppendLimits {
@@ -63,11 +66,6 @@ function satisfies(expected: ExpectedRevision, actual: ActualRevision): boolean 
   return actual === expected;
 }
 
-/** The revision the batch's first event takes when appended now. */
-export function firstRevision(actual: ActualRevision): StreamRevision {
-  return actual === 'no_stream' ? 0 : actual + 1;
-}
-
 /**
  * When every event of the batch is already stored, in this stream, in batch
  * order, at the place the writer's expectation puts them, the append is a repeat
@@ -78,7 +76,7 @@ export function repeatedAppend(
   stream: string,
   events: readonly EventData[],
   expected: ExpectedRevision,
-  stored: readonly RecordedEvent[],
+  stored: readonly StoredPlace[],
 ): AppendResult | undefined {
   const byId = new Map(stored.map((event) => [event.id.toLowerCase(), event]));
   const found = events.map((event) => byId.get(event.id.toLowerCase()));

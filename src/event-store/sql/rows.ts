@@ -52,32 +52,77 @@ export function afterParams(position: GlobalPosition): [string, string] {
   return [position.commit.toString(), position.prepare.toString()];
 }
 
-/**
- * Serializes appends per stream. Rationale: an advisory lock takes no
- * transaction id, so the writer's xid (its place in the global order) is
- * assigned at its first insert, after the previous append to the stream has
- * committed. The global order therefore always agrees with each stream's order.
- * Different streams hash to different keys and never wait for each other (a
- * 64-bit collision would only make two streams queue, never break anything).
- */
-export const LOCK_STREAM_SQL = prepared(`SELECT pg_advisory_xact_lock(hashtextextended($1, 90210))`);
-
 export const STREAM_REVISION_SQL = prepared(`SELECT max(stream_revision)::text AS revision FROM events WHERE stream_name = $1`);
 
-export const EXISTING_EVENTS_SQL = prepared(`SELECT ${EVENT_COLUMNS} FROM events e WHERE e.event_id = ANY($1::uuid[])`);
+/**
+ * Appends of one or more requests in one statement, so one round trip and one
+ * commit each (see docs/adr/0018-one-statement-append.md). `$1` is a JSON array
+ * of `{ stream, expected, revision, events: [{ id, type, data, metadata }] }`,
+ * one entry per request, each on its own stream. Per request, in one snapshot:
+ *
+ * - `stored`: the batch's ids already in the log (an idempotent repeat, or a
+ *   conflict: decided in TypeScript by `repeatedAppend`);
+ * - `head`: the stream's revision now;
+ * - the insert, only for a request with no stored id whose expectation holds.
+ *
+ * Rows come back tagged: `w` a written event, `s` a stored one, `h` a request's
+ * head. Rationale for the LATERAL ... OFFSET 0 and the scalar subquery: they keep
+ * every lookup a per-request probe of a unique index, whatever row counts the planner guesses for the JSON,
+ * so the plan a connection caches on a fresh, empty table stays right when the
+ * table is large. Two writers that race for a revision or an event id meet on the
+ * unique constraints: the loser's statement fails whole (23505) and is retried
+ * under a fresh snapshot, where it sees the winner (sql-event-store.ts).
+ */
+export const APPEND_SQL = prepared(`WITH request AS (
+    SELECT r.ordinality::int AS request, r.value->>'stream' AS stream_name, r.value->>'expected' AS expected,
+      (r.value->>'revision')::bigint AS revision, r.value->'events' AS events
+    FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS r(value, ordinality)
+  ), batch AS (
+    SELECT q.request, q.stream_name, e.ordinality AS ordinal, (e.value->>'id')::uuid AS event_id,
+      e.value->>'type' AS event_type, e.value->'data' AS data, e.value->'metadata' AS metadata
+    FROM request q CROSS JOIN LATERAL jsonb_array_elements(q.events) WITH ORDINALITY AS e(value, ordinality)
+  ), stored AS (
+    SELECT b.request, s.*
+    FROM batch b CROSS JOIN LATERAL (
+      SELECT x.event_id, x.stream_name, x.stream_revision, x.transaction_id, x.global_position
+      FROM events x WHERE x.event_id = b.event_id OFFSET 0) s
+  ), head AS (
+    SELECT q.request, q.expected, q.revision,
+      (SELECT x.stream_revision FROM events x WHERE x.stream_name = q.stream_name ORDER BY x.stream_revision DESC LIMIT 1) AS actual
+    FROM request q
+  ), accepted AS (
+    SELECT h.request, coalesce(h.actual + 1, 0) AS first_revision FROM head h
+    WHERE NOT EXISTS (SELECT 1 FROM stored s WHERE s.request = h.request)
+      AND CASE h.expected WHEN 'any' THEN true WHEN 'no_stream' THEN h.actual IS NULL
+        WHEN 'stream_exists' THEN h.actual IS NOT NULL ELSE h.actual = h.revision END
+  ), inserted AS (
+    INSERT INTO events (stream_name, stream_revision, event_id, event_type, data, metadata)
+    SELECT b.stream_name, a.first_revision + b.ordinal - 1, b.event_id, b.event_type, b.data, b.metadata
+    FROM batch b JOIN accepted a ON a.request = b.request
+    ORDER BY b.request, b.ordinal
+    RETURNING stream_name, stream_revision, transaction_id, global_position
+  )
+  SELECT 'w' AS kind, NULL::int AS request, i.stream_name, i.stream_revision::text AS stream_revision,
+    i.transaction_id::text AS transaction_id, i.global_position::text AS global_position, NULL::text AS event_id
+  FROM inserted i
+  UNION ALL
+  SELECT 's', s.request, s.stream_name, s.stream_revision::text, s.transaction_id::text, s.global_position::text, s.event_id::text
+  FROM stored s
+  UNION ALL
+  SELECT 'h', h.request, NULL, h.actual::text, NULL, NULL, NULL FROM head h`);
 
-/** One statement for the whole batch: positions are taken in batch order. */
-export const INSERT_EVENTS_SQL = prepared(`INSERT INTO events (stream_name, stream_revision, event_id, event_type, data, metadata)
-  SELECT $1, $2::bigint + b.ordinal - 1, (b.event->>'id')::uuid, b.event->>'type', b.event->'data', b.event->'metadata'
-  FROM jsonb_array_elements($3::text::jsonb) WITH ORDINALITY AS b(event, ordinal)
-  ORDER BY b.ordinal
-  RETURNING global_position::text AS global_position, transaction_id::text AS transaction_id, stream_revision::text AS stream_revision`);
-
-export interface InsertedRow {
-  readonly global_position: string;
-  readonly transaction_id: string;
-  readonly stream_revision: string;
+/** One row of APPEND_SQL's answer; which columns are set depends on `kind`. */
+export interface AppendRow {
+  readonly kind: 'w' | 's' | 'h';
+  readonly request: number | null;
+  readonly stream_name: string | null;
+  readonly stream_revision: string | null;
+  readonly transaction_id: string | null;
+  readonly global_position: string | null;
+  readonly event_id: string | null;
 }
+
+export const NOTIFY_SQL = prepared('SELECT pg_notify($1, $2)');
 
 export const READ_STREAM_SQL = prepared(`SELECT ${EVENT_COLUMNS} FROM events e
   WHERE e.stream_name = $1 AND e.stream_revision >= $2 ORDER BY e.stream_revision LIMIT $3`);

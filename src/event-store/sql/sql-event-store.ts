@@ -12,6 +12,7 @@ import type { Database, SqlClient } from '../../db/database';
 import {
   START,
   WrongExpectedVersionError,
+  comparePositions,
   formatPosition,
   type AllSubscription,
   type AppendOptions,
@@ -25,29 +26,23 @@ import {
   type RecordedEvent,
   type SubscribeToAllOptions,
 } from '../port';
-import {
-  assertExpectedRevision,
-  assertValidAppend,
-  assertValidStreamName,
-  firstRevision,
-  repeatedAppend,
-  type ActualRevision,
-} from './append-rules';
+import { isTransientDatabaseError } from '../../db/errors';
+import { assertValidAppend, assertValidStreamName, repeatedAppend, type ActualRevision, type StoredPlace } from './append-rules';
+import { GroupCommit } from './group-commit';
 import { EVENT_STORE_MIGRATIONS, runMigrations } from './migrations';
 import {
-  EXISTING_EVENTS_SQL,
+  APPEND_SQL,
   HEAD_POSITION_SQL,
-  INSERT_EVENTS_SQL,
-  LOCK_STREAM_SQL,
+  STREAM_REVISION_SQL,
+  NOTIFY_SQL,
   READ_STREAM_SQL,
   RESTORE_CHECK_SQL,
-  STREAM_REVISION_SQL,
   afterParams,
   eventFromRow,
   positionFromText,
   readAllSql,
+  type AppendRow,
   type EventRow,
-  type InsertedRow,
   type PageRow,
 } from './rows';
 import { PollingSubscription, type Page } from './subscription';
@@ -67,9 +62,20 @@ export interface SqlEventStoreOptions {
   readonly batchSizeDefault?: number;
   /** Close the Database in close(). Default false: the caller owns it. */
   readonly ownsDatabase?: boolean;
+  /**
+   * Append statements on their way to the database at once (group commit, docs/adr/0019-group-commit.md).
+   * Default 1 on PGlite (one connection), 4 on server PostgreSQL.
+   */
+  readonly appendsInFlightMax?: number;
+  /** Append requests one statement may carry. Default 64; 1 turns group commit off. */
+  readonly appendBatchRequestsMax?: number;
 }
 
-type Settings = Required<Omit<SqlEventStoreOptions, 'channel'>> & { readonly channel: string; readonly streamNameLengthMax: number };
+type Settings = Required<Omit<SqlEventStoreOptions, 'channel' | 'appendsInFlightMax'>> & {
+  readonly channel: string;
+  readonly streamNameLengthMax: number;
+  readonly appendsInFlightMax: number;
+};
 
 const DEFAULTS = {
   pollIntervalMs: 250,
@@ -79,7 +85,19 @@ const DEFAULTS = {
   batchSizeDefault: 500,
   ownsDatabase: false,
   streamNameLengthMax: 1_000,
+  appendBatchRequestsMax: 64,
 } as const;
+
+const APPENDS_IN_FLIGHT_DEFAULT = { pglite: 1, postgres: 4 } as const;
+
+/**
+ * How often one batch is sent again after losing a race on a unique constraint
+ * (or a deadlock) to another process. Each loss means another writer committed,
+ * and the retry runs under a fresh snapshot that sees it, so this bound is a
+ * backstop against a storm, not an expected path.
+ */
+const RACE_RETRIES_MAX = 20;
+const DEADLOCK = '40P01';
 
 const FILTER_ENTRIES_MAX = 100;
 const CHANNEL_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -90,16 +108,42 @@ export class EventLogFromAnotherClusterError extends Error {
   override readonly name = 'EventLogFromAnotherClusterError';
 }
 
+/** One caller's append, waiting in the group commit. */
+interface PendingAppend {
+  readonly stream: string;
+  readonly eventIds: readonly string[];
+  readonly events: readonly EventData[];
+  readonly expected: AppendOptions['expectedRevision'];
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** A request's answer from one statement: written, a repeat of a stored append, or a conflict. */
+interface Outcome {
+  readonly written: boolean;
+  readonly result?: AppendResult;
+  readonly error?: Error;
+}
+
 export class SqlEventStore implements EventStore {
   private closed = false;
   private readonly subscriptions = new Set<PollingSubscription>();
-  private readonly notifications = new Set<Promise<unknown>>();
   private listening: Promise<(() => Promise<void>) | undefined> | undefined;
+  private readonly appends: GroupCommit<PendingAppend>;
+  /** The coalesced notification: at most one pg_notify in flight (see notify). */
+  private notifier: Promise<void> | undefined;
+  private notifyAgain = false;
+  private newestWritten: GlobalPosition = START;
 
   private constructor(
     private readonly db: Database,
     private readonly settings: Settings,
-  ) {}
+  ) {
+    this.appends = new GroupCommit<PendingAppend>(
+      { inFlightMax: settings.appendsInFlightMax, requestsMax: settings.appendBatchRequestsMax, eventsMax: settings.eventsPerAppendMax },
+      (batch) => this.runBatch(batch),
+    );
+  }
 
   /** Migrates the schema, refuses a log restored from another cluster, and opens the store. */
   static async open(db: Database, options: SqlEventStoreOptions = {}): Promise<SqlEventStore> {
@@ -107,7 +151,7 @@ export class SqlEventStore implements EventStore {
     await assertLogBelongsToCluster(db);
     const channel = options.channel ?? (await defaultChannel(db));
     if (!CHANNEL_PATTERN.test(channel)) throw new Error(`invalid notification channel: ${channel}`);
-    const settings: Settings = { ...DEFAULTS, ...withoutUndefined(options), channel };
+    const settings: Settings = { appendsInFlightMax: APPENDS_IN_FLIGHT_DEFAULT[db.engine], ...DEFAULTS, ...withoutUndefined(options), channel };
     assertPositiveLimits(settings);
     return new SqlEventStore(db, settings);
   }
@@ -115,11 +159,10 @@ export class SqlEventStore implements EventStore {
   async appendToStream(stream: string, events: readonly EventData[], options: AppendOptions): Promise<AppendResult> {
     this.assertOpen();
     assertValidAppend(stream, events, options.expectedRevision, this.settings);
-    const outcome = await this.appendInTransaction(stream, events, options).catch((error: unknown) =>
-      this.conflictFromUniqueViolation(error, stream, options),
-    );
-    if (outcome.written) this.notify(outcome.result.position);
-    return outcome.result;
+    return new Promise<AppendResult>((resolve, reject) => {
+      const eventIds = events.map((event) => event.id.toLowerCase());
+      this.appends.add({ stream, eventIds, events, expected: options.expectedRevision, resolve, reject });
+    });
   }
 
   async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
@@ -179,43 +222,84 @@ export class SqlEventStore implements EventStore {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
-    await Promise.all([...this.notifications]);
+    await this.appends.idle();
+    await this.notifier;
     const unlisten = await this.listening;
     await unlisten?.().catch(() => undefined);
     if (this.settings.ownsDatabase) await this.db.close();
   }
 
-  private async appendInTransaction(stream: string, events: readonly EventData[], options: AppendOptions) {
-    return this.db.transaction(async (tx) => {
-      await tx.query(LOCK_STREAM_SQL, [stream]);
-      const stored = await storedEvents(tx, events);
-      if (stored.length > 0) return { written: false, result: await this.repeatOrConflict(tx, stream, events, options, stored) };
-      const actual = await streamRevision(tx, stream);
-      assertExpectedRevision(stream, options.expectedRevision, actual);
-      return { written: true, result: await insertEvents(tx, stream, firstRevision(actual), events) };
-    });
+  /**
+   * Sends one batch and settles each of its requests on its own: a conflict or a
+   * repeat is that request's answer, never the batch's. A statement that fails
+   * for another reason (a bad value, a trigger) is sent again one request at a
+   * time, so only the guilty request fails; a lost connection fails them all,
+   * as StoreUnavailableError (nothing of a statement that failed is stored).
+   */
+  private async runBatch(batch: PendingAppend[]): Promise<void> {
+    try {
+      const outcomes = await this.appendOnce(batch);
+      batch.forEach((request, index) => settle(request, outcomes[index]!));
+      this.notifyWritten(outcomes);
+    } catch (error) {
+      if (batch.length === 1 || (isTransientDatabaseError(error) && !isRace(error))) {
+        for (const request of batch) request.reject(await this.conflictFromRace(error, request));
+        return;
+      }
+      for (const request of batch) {
+        try {
+          const [outcome] = await this.appendOnce([request]);
+          settle(request, outcome!);
+          this.notifyWritten([outcome!]);
+        } catch (single) {
+          request.reject(await this.conflictFromRace(single, request));
+        }
+      }
+    }
   }
 
-  private async repeatOrConflict(
-    tx: SqlClient,
-    stream: string,
-    events: readonly EventData[],
-    options: AppendOptions,
-    stored: readonly RecordedEvent[],
-  ): Promise<AppendResult> {
-    const repeat = repeatedAppend(stream, events, options.expectedRevision, stored);
-    if (repeat) return repeat;
-    throw new WrongExpectedVersionError(stream, options.expectedRevision, await streamRevision(tx, stream));
+  /** One statement for the batch (in stream-name order, so two processes never deadlock), retried on a lost race. */
+  private async appendOnce(batch: readonly PendingAppend[]): Promise<Outcome[]> {
+    const ordered = batch.length === 1 ? batch : [...batch].sort((a, b) => (a.stream < b.stream ? -1 : 1));
+    const payload = JSON.stringify(
+      ordered.map(({ stream, expected, events }) => ({
+        stream,
+        expected: typeof expected === 'number' ? 'exact' : expected,
+        revision: typeof expected === 'number' ? expected : null,
+        events: events.map(({ id, type, data, metadata }) => ({ id, type, data, metadata })),
+      })),
+    );
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await this.db.query<AppendRow>(APPEND_SQL, [payload]);
+        const outcomes = outcomesOf(ordered, result.rows);
+        return batch.map((request) => outcomes.get(request)!);
+      } catch (error) {
+        if (!isRace(error) || attempt >= RACE_RETRIES_MAX) throw error;
+      }
+    }
   }
 
   /**
-   * A unique violation means another writer took an event id (or, if anyone
-   * bypassed the stream lock, a revision) first. The caller gets the same error
-   * as any other lost race, never a raw database error.
+   * A race still lost after every retry (a storm of writers in other processes)
+   * reaches the caller as the conflict it is, never as a raw database error.
    */
-  private async conflictFromUniqueViolation(error: unknown, stream: string, options: AppendOptions): Promise<never> {
-    if ((error as { code?: unknown } | null)?.code !== UNIQUE_VIOLATION) throw error;
-    throw new WrongExpectedVersionError(stream, options.expectedRevision, await streamRevision(this.db, stream));
+  private async conflictFromRace(error: unknown, request: PendingAppend): Promise<unknown> {
+    if (!isRace(error)) return error;
+    try {
+      return new WrongExpectedVersionError(request.stream, request.expected, await streamRevision(this.db, request.stream));
+    } catch (lookup) {
+      return lookup;
+    }
+  }
+
+  private notifyWritten(outcomes: readonly Outcome[]): void {
+    let newest: GlobalPosition | undefined;
+    for (const outcome of outcomes) {
+      const position = outcome.written ? outcome.result?.position : undefined;
+      if (position && (newest === undefined || comparePositions(position, newest) > 0)) newest = position;
+    }
+    if (newest !== undefined) this.notify(newest);
   }
 
   private async readPage(after: GlobalPosition, limit: number, filter: EventFilter | undefined): Promise<Page> {
@@ -229,15 +313,28 @@ export class SqlEventStore implements EventStore {
   /**
    * Rationale: NOTIFY is sent after the commit, not inside the transaction,
    * because a notifying transaction holds a cluster-wide lock while it commits.
-   * A lost notification costs one poll interval, nothing more.
+   * It is coalesced: at most one pg_notify is in flight, and appends committed
+   * meanwhile are announced by one more after it, carrying the newest position.
+   * Under load that is one notification per round trip, not one per append. A
+   * lost notification costs one poll interval, nothing more.
    */
   private notify(position: GlobalPosition): void {
-    const sent = this.db
-      .query('SELECT pg_notify($1, $2)', [this.settings.channel, formatPosition(position)])
-      .catch(() => undefined)
-      .finally(() => this.notifications.delete(sent));
-    this.notifications.add(sent);
+    if (comparePositions(position, this.newestWritten) > 0) this.newestWritten = position;
     for (const subscription of this.subscriptions) subscription.wake();
+    if (this.notifier) {
+      this.notifyAgain = true;
+      return;
+    }
+    this.notifier = this.sendNotifications();
+  }
+
+  private async sendNotifications(): Promise<void> {
+    do {
+      this.notifyAgain = false;
+      await this.db.query(NOTIFY_SQL, [this.settings.channel, formatPosition(this.newestWritten)]).catch(() => undefined);
+    } while (this.notifyAgain);
+    // Synchronously after the last check, so a notify() from now on starts a new round.
+    this.notifier = undefined;
   }
 
   private ensureListening(): Promise<unknown> {
@@ -256,22 +353,64 @@ export class SqlEventStore implements EventStore {
   }
 }
 
-async function storedEvents(tx: SqlClient, events: readonly EventData[]): Promise<RecordedEvent[]> {
-  const result = await tx.query<EventRow>(EXISTING_EVENTS_SQL, [events.map((event) => event.id)]);
-  return result.rows.map(eventFromRow);
-}
-
 async function streamRevision(client: SqlClient, stream: string): Promise<ActualRevision> {
   const result = await client.query<{ revision: string | null }>(STREAM_REVISION_SQL, [stream]);
   const revision = result.rows[0]?.revision ?? null;
   return revision === null ? 'no_stream' : Number(revision);
 }
 
-async function insertEvents(tx: SqlClient, stream: string, first: number, events: readonly EventData[]): Promise<AppendResult> {
-  const batch = JSON.stringify(events.map(({ id, type, data, metadata }) => ({ id, type, data, metadata })));
-  const result = await tx.query<InsertedRow>(INSERT_EVENTS_SQL, [stream, first, batch]);
-  const last = result.rows.reduce((a, b) => (BigInt(a.global_position) > BigInt(b.global_position) ? a : b));
-  return { nextExpectedRevision: Number(last.stream_revision), position: positionFromText(last.transaction_id, last.global_position) };
+function settle(request: PendingAppend, outcome: Outcome): void {
+  if (outcome.result) request.resolve(outcome.result);
+  else request.reject(outcome.error);
+}
+
+/** A unique violation or a deadlock: another writer got there first; a fresh snapshot sees it. */
+function isRace(error: unknown): boolean {
+  const code = sqlState(error) ?? sqlState((error as { cause?: unknown } | null)?.cause);
+  return code === UNIQUE_VIOLATION || code === DEADLOCK;
+}
+
+function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Each request's outcome from APPEND_SQL's rows (`ordered[i]` is request i + 1 there). */
+function outcomesOf(ordered: readonly PendingAppend[], rows: readonly AppendRow[]): Map<PendingAppend, Outcome> {
+  const lastWritten = new Map<string, AppendRow>();
+  const stored = new Map<number, StoredPlace[]>();
+  const heads = new Map<number, ActualRevision>();
+  for (const row of rows) {
+    if (row.kind === 'w') {
+      const previous = lastWritten.get(row.stream_name!);
+      if (!previous || BigInt(row.global_position!) > BigInt(previous.global_position!)) lastWritten.set(row.stream_name!, row);
+    } else if (row.kind === 's') {
+      const place: StoredPlace = {
+        id: row.event_id!,
+        streamName: row.stream_name!,
+        revision: Number(row.stream_revision),
+        position: positionFromText(row.transaction_id!, row.global_position!),
+      };
+      const request = Number(row.request);
+      stored.set(request, [...(stored.get(request) ?? []), place]);
+    } else {
+      heads.set(Number(row.request), row.stream_revision === null ? 'no_stream' : Number(row.stream_revision));
+    }
+  }
+  const outcomes = new Map<PendingAppend, Outcome>();
+  ordered.forEach((request, index) => {
+    const written = lastWritten.get(request.stream);
+    if (written) {
+      const result = { nextExpectedRevision: Number(written.stream_revision), position: positionFromText(written.transaction_id!, written.global_position!) };
+      outcomes.set(request, { written: true, result });
+      return;
+    }
+    const found = stored.get(index + 1);
+    const repeat = found ? repeatedAppend(request.stream, request.events, request.expected, found) : undefined;
+    if (repeat) outcomes.set(request, { written: false, result: repeat });
+    else outcomes.set(request, { written: false, error: new WrongExpectedVersionError(request.stream, request.expected, heads.get(index + 1) ?? 'no_stream') });
+  });
+  return outcomes;
 }
 
 /**
