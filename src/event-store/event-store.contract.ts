@@ -212,6 +212,17 @@ function describeReads(store: () => EventStore): void {
       expect(comparePositions(after, appended.position)).toBeGreaterThanOrEqual(0);
       await store().ping();
     });
+
+    it('lastWrittenPosition is never behind an acknowledged append, and no append answers a position after it', async () => {
+      const stream = `${uniquePrefix('written')}stream`;
+      const appended = await store().appendToStream(stream, someEvents(2), { expectedRevision: 'no_stream' });
+      const written = await store().lastWrittenPosition();
+      expect(comparePositions(written, appended.position)).toBeGreaterThanOrEqual(0);
+      expect(comparePositions(written, await store().headPosition())).toBeGreaterThanOrEqual(0);
+      const next = await store().appendToStream(stream, someEvents(1), { expectedRevision: 1 });
+      expect(comparePositions(next.position, written)).toBeGreaterThan(0);
+      expect(comparePositions(await store().lastWrittenPosition(), next.position)).toBeGreaterThanOrEqual(0);
+    });
   });
 }
 

@@ -101,6 +101,14 @@ export interface EventStore {
   subscribeToAll(options?: SubscribeToAllOptions): AllSubscription;
   /** The position of the newest event readers may see, or START on an empty log. */
   headPosition(): Promise<GlobalPosition>;
+  /**
+   * The position of the newest event written, or START on an empty log. It may
+   * be ahead of `headPosition`: on the SQL store a transaction that began later
+   * can commit first, and readers hold back until the older one ends. No append
+   * ever answered a position after this one, so a position beyond it was never
+   * given out (what a read that waits for a position checks first).
+   */
+  lastWrittenPosition(): Promise<GlobalPosition>;
   /** Cheap readiness probe. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -22,10 +22,24 @@ export interface ProjectionFreshness {
   readonly error: string | null;
 }
 
+export interface WaitResult {
+  readonly reached: boolean;
+  readonly freshness: ProjectionFreshness;
+  /**
+   * Set when `target` is after the newest position the log has written: no
+   * append ever answered it, so no wait could reach it and none was made.
+   * The log's newest written position.
+   */
+  readonly beyondLog?: GlobalPosition;
+}
+
 export interface Freshness {
   current(name: string): Promise<ProjectionFreshness>;
-  /** Waits until the projection's position is at or after `target`, at most `timeoutMs`. */
-  waitFor(name: string, target: GlobalPosition, timeoutMs: number): Promise<{ reached: boolean; freshness: ProjectionFreshness }>;
+  /**
+   * Waits until the projection's position is at or after `target`, at most
+   * `timeoutMs`; answers at once when the target is beyond the log (`beyondLog`).
+   */
+  waitFor(name: string, target: GlobalPosition, timeoutMs: number): Promise<WaitResult>;
 }
 
 export interface FreshnessOptions {
@@ -95,12 +109,19 @@ export function createFreshness(options: FreshnessOptions): Freshness {
     };
   }
 
-  async function waitFor(name: string, target: GlobalPosition, timeoutMs: number) {
+  async function waitFor(name: string, target: GlobalPosition, timeoutMs: number): Promise<WaitResult> {
     projectionNamed(name);
     const deadline = now() + timeoutMs;
-    for (;;) {
+    for (let polls = 0; ; polls += 1) {
       const checkpoint = await readCheckpoint(options.database, name);
       const reached = checkpoint !== undefined && comparePositions(checkpoint.position, target) >= 0;
+      if (!reached && polls === 0) {
+        // Rationale: the last written position, not headPosition. A position an append has
+        // just answered can be ahead of what readers see while an older transaction is
+        // still open; that one will be reached and must be waited for, not refused.
+        const lastWritten = await options.store.lastWrittenPosition();
+        if (comparePositions(target, lastWritten) > 0) return { reached: false, freshness: await current(name), beyondLog: lastWritten };
+      }
       if (reached || now() >= deadline) return { reached, freshness: await current(name) };
       await new Promise((resolve) => setTimeout(resolve, Math.min(waitPollIntervalMs, Math.max(1, deadline - now()))));
     }

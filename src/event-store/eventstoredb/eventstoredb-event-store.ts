@@ -253,6 +253,11 @@ export class EventStoreDbEventStore implements EventStore {
     return newest ? fromClientPosition(newest.position) : START;
   }
 
+  /** EventStoreDB shows an event to readers once it is written: the head is the newest written. */
+  async lastWrittenPosition(): Promise<GlobalPosition> {
+    return this.headPosition();
+  }
+
   async ping(): Promise<void> {
     this.assertOpen();
     await this.probe(this.settings.operationTimeoutMs);

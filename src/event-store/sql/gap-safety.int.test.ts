@@ -134,6 +134,23 @@ describeOnServer(serverTitle, () => {
     expect(subscriber.received[3]!.streamName).toBe('slow');
   });
 
+  it('when an older transaction is still open, then headPosition holds back but lastWrittenPosition covers the append just acknowledged', async () => {
+    const older = new pg.Client({ connectionString: schema.url });
+    await older.connect();
+    try {
+      await older.query('BEGIN');
+      await older.query('SELECT pg_current_xact_id()');
+      const appended = await store.appendToStream('after-older', [event('Fast')], { expectedRevision: 'no_stream' });
+      // The scenario is meaningful: readers do not see the append yet.
+      expect(comparePositions(await store.headPosition(), appended.position)).toBeLessThan(0);
+      expect(comparePositions(await store.lastWrittenPosition(), appended.position)).toBe(0);
+      await older.query('COMMIT');
+      await waitFor('readers to see the append', async () => comparePositions(await store.headPosition(), appended.position) >= 0);
+    } finally {
+      await older.end();
+    }
+  });
+
   it('when appends roll back, then the subscriber passes over their gaps, including one that held its transaction open', async () => {
     const subscriber = collect(store);
     await expect(store.appendToStream('doomed-quick', [event('QuickDoomed'), event('QuickDoomed')], { expectedRevision: 'any' })).rejects.toThrow(/doomed by the test/);

@@ -148,10 +148,19 @@ export function readAllSql(filterSql: string): string {
 /** `event_id` is null on the single row of an empty page. */
 export type PageRow = { readonly horizon: string } & (EventRow | { readonly event_id: null });
 
-export const HEAD_POSITION_SQL = prepared(`SELECT transaction_id::text AS transaction_id, global_position::text AS global_position
-  FROM events WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-  ORDER BY transaction_id DESC, global_position DESC LIMIT 1`);
+/*
+ * The ORDER BY names the table's columns (e.), not the output's: an output column
+ * of the same name would win, and text sorts "998" after "1026", so the head
+ * would stick at the last id before the transaction ids gained a digit.
+ */
+export const HEAD_POSITION_SQL = prepared(`SELECT e.transaction_id::text AS transaction_id, e.global_position::text AS global_position
+  FROM events e WHERE e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+  ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1`);
+
+/** Every committed event, visible to readers yet or not: the newest position any append answered. */
+export const LAST_WRITTEN_POSITION_SQL = prepared(`SELECT e.transaction_id::text AS transaction_id, e.global_position::text AS global_position
+  FROM events e ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1`);
 
 export const RESTORE_CHECK_SQL = `SELECT
-  (SELECT transaction_id::text FROM events ORDER BY transaction_id DESC LIMIT 1) AS newest,
+  (SELECT e.transaction_id::text FROM events e ORDER BY e.transaction_id DESC LIMIT 1) AS newest,
   pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`;

@@ -33,6 +33,7 @@ import { EVENT_STORE_MIGRATIONS, runMigrations } from './migrations';
 import {
   APPEND_SQL,
   HEAD_POSITION_SQL,
+  LAST_WRITTEN_POSITION_SQL,
   STREAM_REVISION_SQL,
   NOTIFY_SQL,
   READ_STREAM_SQL,
@@ -208,6 +209,13 @@ export class SqlEventStore implements EventStore {
   async headPosition(): Promise<GlobalPosition> {
     this.assertOpen();
     const result = await this.db.query<{ transaction_id: string; global_position: string }>(HEAD_POSITION_SQL);
+    const row = result.rows[0];
+    return row ? positionFromText(row.transaction_id, row.global_position) : START;
+  }
+
+  async lastWrittenPosition(): Promise<GlobalPosition> {
+    this.assertOpen();
+    const result = await this.db.query<{ transaction_id: string; global_position: string }>(LAST_WRITTEN_POSITION_SQL);
     const row = result.rows[0];
     return row ? positionFromText(row.transaction_id, row.global_position) : START;
   }

@@ -29,6 +29,8 @@ import { cursorOf, type ReadModelQueries } from '../../projections/read-models/q
 import { paymentItem, type PaymentItem } from './representation';
 
 export const WAIT_FOR_POSITION_HEADER = 'X-Wait-For-Position';
+/** Problem type (`/problems/position-beyond-log-head`) of a wait for a position no write has answered. */
+export const POSITION_BEYOND_LOG = 'position-beyond-log-head';
 export const FRESHNESS_HEADERS = {
   position: 'X-Projection-Position',
   status: 'X-Projection-Status',
@@ -108,13 +110,27 @@ function scopeToPrincipal(filter: PaymentsFilter, res: Response): PaymentsFilter
   return { ...filter, tenant: principal.tenantId };
 }
 
-function waitTarget(req: Request, fromQuery: GlobalPosition | undefined): GlobalPosition | undefined {
-  if (fromQuery) return fromQuery;
+/** The position to wait for, and where the request named it (for a problem's pointer). */
+function waitTarget(req: Request, fromQuery: GlobalPosition | undefined): { position: GlobalPosition; pointer: string } | undefined {
+  if (fromQuery) return { position: fromQuery, pointer: '#/query/minPosition' };
   const header = req.get(WAIT_FOR_POSITION_HEADER);
   if (header === undefined) return undefined;
+  const pointer = '#/header/x-wait-for-position';
   const parsed = parsePosition(header.trim());
-  if (!parsed) throw validationProblem([{ pointer: '#/header/x-wait-for-position', detail: 'must be a log position "commit/prepare" as in X-Log-Position' }]);
-  return parsed;
+  if (!parsed) throw validationProblem([{ pointer, detail: 'must be a log position "commit/prepare" as in X-Log-Position' }]);
+  return { position: parsed, pointer };
+}
+
+/**
+ * A position after the newest one the log has written was never given out by a
+ * write: waiting for it would only hold the request for the whole bound, polling.
+ */
+function beyondLogProblem(target: { position: GlobalPosition; pointer: string }, lastWritten: GlobalPosition): HttpProblem {
+  const detail = `${formatPosition(target.position)} is after the newest position the log has written (${formatPosition(lastWritten)}): send an X-Log-Position a write answered`;
+  return new HttpProblem(400, POSITION_BEYOND_LOG, 'The position is beyond the log', detail, {
+    errors: [{ pointer: target.pointer, detail }],
+    lastWrittenPosition: formatPosition(lastWritten),
+  });
 }
 
 function setFreshnessHeaders(res: Response, freshness: ProjectionFreshness): void {
@@ -129,9 +145,11 @@ function setFreshnessHeaders(res: Response, freshness: ProjectionFreshness): voi
  * one. Measured before the query runs, so the data is at least as fresh as said.
  */
 async function announceFreshness(req: Request, res: Response, options: AnalyticsRouterOptions, projection: string, minPosition: GlobalPosition | undefined): Promise<void> {
-  const target = waitTarget(req, minPosition);
-  if (!target) return setFreshnessHeaders(res, await options.freshness.current(projection));
-  const { reached, freshness } = await options.freshness.waitFor(projection, target, options.readWaitMsMax);
+  const wait = waitTarget(req, minPosition);
+  if (!wait) return setFreshnessHeaders(res, await options.freshness.current(projection));
+  const target = wait.position;
+  const { reached, freshness, beyondLog } = await options.freshness.waitFor(projection, target, options.readWaitMsMax);
+  if (beyondLog) throw beyondLogProblem(wait, beyondLog);
   setFreshnessHeaders(res, freshness);
   if (!reached) {
     throw new HttpProblem(
@@ -197,7 +215,10 @@ function registerOpenApi(registry: OpenAPIRegistry): void {
     })
     .openapi('VolumeReport');
   const errors = {
-    400: problemResponse('Invalid filters or X-Wait-For-Position: every problem listed'),
+    400: problemResponse(
+      'Invalid filters or X-Wait-For-Position / minPosition, every problem listed; or (type /problems/position-beyond-log-head, answered at once) ' +
+        'a position after the newest the log has written, which no write ever answered',
+    ),
     406: problemResponse('Neither JSON nor CSV acceptable'),
     503: problemResponse('The read model did not reach the asked position within the wait bound', { 'Retry-After': 'required' }),
   };
