@@ -1,8 +1,7 @@
 /**
- * `npm start`: the whole service in one process on the embedded store. It starts
- * the same module factories the separate processes (src/processes/*) start: the
- * sandbox bank, the projector, the gateway and the API; a relay joins as one more
- * `parts.start(create…Module(…))` line beside them. Parts stop in reverse order.
+ * `npm start`: the whole service in one process on the embedded store, from the module factories
+ * the separate processes (src/processes/*) start: the sandbox bank, the projector, the gateway,
+ * the relay (when NATS_URL is set) and the API. Parts stop in reverse order.
  */
 import { createPaymentsModule } from './application/payments';
 import { readBankSandboxConfig } from './bank-sandbox/config';
@@ -18,9 +17,10 @@ import { printWelcome } from './processes/welcome';
 import { runProcess } from './processes/run';
 import { readProjectorConfig } from './projections/config';
 import { createProjectorModule } from './projections/module';
+import { createRelayModule, readRelayConfig } from './relay/module';
 
 void runProcess('paystream', async (logger, parts) => {
-  const config = loadConfig({ core: readCoreConfig, allInOne: readAllInOneConfig, gateway: readGatewayConfig, projector: readProjectorConfig, sandbox: readBankSandboxConfig });
+  const config = loadConfig({ core: readCoreConfig, allInOne: readAllInOneConfig, gateway: readGatewayConfig, projector: readProjectorConfig, sandbox: readBankSandboxConfig, relay: readRelayConfig });
   const { core, allInOne } = config;
   // Refused before anything starts: a server store without API_KEYS never gets as far as a connection.
   acceptedApiKeys(core.apiKeys);
@@ -31,7 +31,8 @@ void runProcess('paystream', async (logger, parts) => {
   const payments = createPaymentsModule({ store });
   const projector = config.projector.enabled ? await parts.start(createProjectorModule({ config: config.projector, store, database, logger })) : undefined;
   const gateway = allInOne.gatewayEnabled ? await parts.start(createGatewayModule({ config: gatewayConfig, nodeEnv: core.nodeEnv, store, database, payments, logger: logger.child({ component: 'gateway' }) })) : undefined;
-  const readinessChecks = new Map([...(projector?.readinessChecks ?? []), ...(gateway?.readinessChecks ?? [])]);
+  const relay = config.relay.natsUrl ? await parts.start(createRelayModule({ config: config.relay, nodeEnv: core.nodeEnv, store, database, logger, readinessGates: false })) : undefined;
+  const readinessChecks = new Map([projector, gateway, relay].flatMap((part) => [...(part?.readinessChecks ?? [])]));
   const api = await parts.start(createApiModule({ core, gateway: gatewayConfig, store, database, logger, payments, readinessChecks, ...(projector ? { freshness: projector.freshness } : {}) }));
   logger.info({ url: api.url, eventStore: core.eventStore }, 'paystream listening');
   printWelcome(api.url, core.apiKeys === undefined, bank?.url);

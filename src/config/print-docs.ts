@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { bankSandboxSection } from '../bank-sandbox/config';
 import { gatewaySection } from '../bank-gateway/config';
 import { projectorSection } from '../projections/config';
+import { relaySection } from '../relay/config';
 import { allInOneSection } from './all-in-one';
 import { coreSection } from './core';
 import { describeSections, type EnvSection } from './env';
 
-export const DOCUMENTED_SECTIONS: readonly EnvSection[] = [coreSection, allInOneSection, gatewaySection, projectorSection, bankSandboxSection];
+export const DOCUMENTED_SECTIONS: readonly EnvSection[] = [coreSection, allInOneSection, gatewaySection, projectorSection, relaySection, bankSandboxSection];
 
 const table = describeSections(DOCUMENTED_SECTIONS);
 
