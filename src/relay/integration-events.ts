@@ -7,8 +7,9 @@
  *
  * One table maps each stored event type to its integration event: its name (the
  * last subject token and the middle of the CloudEvents `type`), its version and
- * a pure function from the stored payload to the public one. Refund and
- * compensation events join by adding rows. What never leaves: full IBANs (only
+ * a pure function from the stored payload to the public one. Refund events
+ * (on the payment's stream) go out as `refund` events; compensation events
+ * join by adding rows. What never leaves: full IBANs (only
  * their last four characters), idempotency keys, the bank's free text and staff
  * members' names and notes.
  */
@@ -31,12 +32,14 @@ export interface CloudEvent {
 }
 
 export interface IntegrationMessage {
-  /** The NATS subject: `<prefix>.<tenant token>.payment.<name>`. */
+  /** The NATS subject: `<prefix>.<tenant token>.<payment|refund>.<name>`. */
   readonly subject: string;
   readonly event: CloudEvent;
 }
 
 type Mapping<T extends PaymentEventType> = {
+  /** What the event is about: the subject's third token and the CloudEvents type's third part. */
+  readonly entity?: 'payment' | 'refund';
   readonly name: string;
   readonly version: number;
   readonly data: (payload: Extract<PaymentEvent, { type: T }>['data']) => JsonObject;
@@ -74,6 +77,25 @@ export const PAYMENT_INTEGRATION_EVENTS = {
   BankOutcomeUnknown: { name: 'outcome_unknown', version: 1, data: (p) => ({ attempts: p.attempts, errorCode: p.errorCode ?? 'bank_error', parkedAt: p.parkedAt }) },
   OperatorRetryRequested: { name: 'retry_requested', version: 1, data: (p) => ({ requestedAt: p.requestedAt }) },
   PaymentResolvedByOperator: { name: 'resolved', version: 1, data: (p) => ({ outcome: p.outcome, bankTransferId: p.bankTransferId, resolvedAt: p.resolvedAt }) },
+  RefundRequested: {
+    entity: 'refund',
+    name: 'requested',
+    version: 1,
+    data: (p) => ({
+      refundId: p.refundId,
+      amount: formatAmount({ amountMinor: p.amountMinor, currency: p.currency }),
+      amountMinor: p.amountMinor,
+      currency: p.currency,
+      reason: p.reason,
+      metadata: { ...p.metadata },
+      requestedAt: p.requestedAt,
+    }),
+  },
+  RefundSubmissionStarted: { entity: 'refund', name: 'submission_started', version: 1, data: (p) => ({ refundId: p.refundId, attempt: p.attempt, endToEndId: p.endToEndId, startedAt: p.startedAt }) },
+  RefundAttemptFailed: { entity: 'refund', name: 'attempt_failed', version: 1, data: (p) => ({ refundId: p.refundId, attempt: p.attempt, errorCode: p.errorCode, failedAt: p.failedAt }) },
+  RefundSucceeded: { entity: 'refund', name: 'succeeded', version: 1, data: (p) => ({ refundId: p.refundId, bankRefundId: p.bankRefundId, succeededAt: p.succeededAt }) },
+  RefundFailed: { entity: 'refund', name: 'failed', version: 1, data: (p) => ({ refundId: p.refundId, reasonCode: p.reasonCode, bankRefundId: p.bankRefundId, failedAt: p.failedAt }) },
+  RefundOutcomeUnknown: { entity: 'refund', name: 'outcome_unknown', version: 1, data: (p) => ({ refundId: p.refundId, attempts: p.attempts, errorCode: p.errorCode, parkedAt: p.parkedAt }) },
 } satisfies { readonly [T in PaymentEventType]: Mapping<T> };
 
 /** Stored event types the relay publishes: its read filter. */
@@ -110,19 +132,22 @@ export function toIntegrationMessage(event: RecordedEvent, settings: MappingSett
   const domainEvent = upcastPaymentEvent(event.type, event.data, schemaVersionOf(event));
   if (!domainEvent) return undefined;
   const mapping = PAYMENT_INTEGRATION_EVENTS[domainEvent.type] as Mapping<typeof domainEvent.type>;
-  const type = `com.paystream.payment.${mapping.name}.v${mapping.version}`;
+  const entity = mapping.entity ?? 'payment';
+  const type = `com.paystream.${entity}.${mapping.name}.v${mapping.version}`;
+  const payload = mapping.data(domainEvent.data as never);
+  const paymentSubject = `tenants/${stream.tenantId}/payments/${stream.paymentId}`;
   return {
-    subject: `${settings.subjectPrefix}.${tenantSubjectToken(stream.tenantId)}.payment.${mapping.name}`,
+    subject: `${settings.subjectPrefix}.${tenantSubjectToken(stream.tenantId)}.${entity}.${mapping.name}`,
     event: {
       specversion: '1.0',
       id: event.id,
       source: settings.source,
       type,
-      subject: `tenants/${stream.tenantId}/payments/${stream.paymentId}`,
+      subject: entity === 'refund' ? `${paymentSubject}/refunds/${String(payload['refundId'])}` : paymentSubject,
       // The command's clock (when it happened), the store's as a fallback for events without one.
       time: typeof event.metadata['recordedAt'] === 'string' ? event.metadata['recordedAt'] : event.recordedAt.toISOString(),
       datacontenttype: 'application/json',
-      data: { tenantId: stream.tenantId, paymentId: stream.paymentId, revision: event.revision, ...mapping.data(domainEvent.data as never) },
+      data: { tenantId: stream.tenantId, paymentId: stream.paymentId, revision: event.revision, ...payload },
     },
   };
 }

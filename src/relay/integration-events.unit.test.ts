@@ -66,6 +66,20 @@ describe('integration events', () => {
     expect(JSON.stringify(resolved)).not.toMatch(/alice|ticket 9/);
   });
 
+  it('given refund events on the payment stream, then they go out as refund events with the refund in the subject and no bank text', () => {
+    const requested = toIntegrationMessage(recorded('RefundRequested', { refundId: 'rf-1', amountMinor: 500, currency: 'EUR', reason: 'damaged', metadata: {}, requestedBy: 'key-acme', requestedAt: 't' }, { revision: 3 }), settings)!;
+    expect(requested.subject).toBe('paystream.acme.refund.requested');
+    expect(requested.event).toMatchObject({
+      type: 'com.paystream.refund.requested.v1',
+      subject: 'tenants/acme/payments/inv-1/refunds/rf-1',
+      data: { tenantId: 'acme', paymentId: 'inv-1', revision: 3, refundId: 'rf-1', amount: '5.00', amountMinor: 500, currency: 'EUR', reason: 'damaged' },
+    });
+    expect(JSON.stringify(requested)).not.toContain('key-acme');
+    const failed = toIntegrationMessage(recorded('RefundFailed', { refundId: 'rf-1', reason: 'Bank: Konto X gesperrt', reasonCode: 'AC06', bankRefundId: null, failedAt: 't' }), settings)!;
+    expect(failed.subject).toBe('paystream.acme.refund.failed');
+    expect(failed.event.data).toEqual({ tenantId: 'acme', paymentId: 'inv-1', revision: 1, refundId: 'rf-1', reasonCode: 'AC06', bankRefundId: null, failedAt: 't' });
+  });
+
   it('given an event without a command time, then the store time is used', () => {
     const message = toIntegrationMessage(recorded('PaymentSettled', { bankTransferId: 'bt', settledAt: 't' }, { metadata: {} }), settings)!;
     expect(message.event.time).toBe('2026-12-02T10:00:01.000Z');
