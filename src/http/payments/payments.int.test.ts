@@ -303,6 +303,23 @@ describe.each(sqlEngines())('payments API over HTTP on %s', (engine) => {
       expect((await api.call('GET', '/payments/staff-read?tenant=acme', { key: KEYS.operator })).status).toBe(200);
       expect((await api.call('GET', '/payments/staff-read', { key: KEYS.analyst })).status).toBe(400);
     });
+
+    it('when an analyst reads a payment, then both IBANs are masked to their last four; the client and operators see them whole', async () => {
+      await put('masked-read', validPayment());
+      const full = { debtor: 'DE89370400440532013000', creditor: 'GB82WEST12345698765432' };
+      const analyst = await api.call('GET', '/payments/masked-read?tenant=acme', { key: KEYS.analyst });
+      expect(analyst.status).toBe(200);
+      const text = await analyst.text();
+      expect(JSON.parse(text)).toMatchObject({ debtor: { name: 'Acme Ltd', iban: '****3000' }, creditor: { name: 'Bob Supplier', iban: '****5432' } });
+      expect(text).not.toContain(full.debtor);
+      expect(text).not.toContain(full.creditor);
+      // The same revision, so the same ETag: a 304 holds nothing the analyst may not see.
+      expect((await api.call('GET', '/payments/masked-read?tenant=acme', { key: KEYS.analyst, headers: { 'if-none-match': analyst.headers.get('etag')! } })).status).toBe(304);
+      for (const key of [KEYS.acme, KEYS.operator, KEYS.supervisor]) {
+        const body = await (await api.call('GET', '/payments/masked-read?tenant=acme', { key })).json();
+        expect([body.debtor.iban, body.creditor.iban]).toEqual([full.debtor, full.creditor]);
+      }
+    });
   });
 
   describe('POST /payments/{id}/cancel', () => {

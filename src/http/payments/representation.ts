@@ -1,7 +1,25 @@
 import { formatAmount } from '../../domain/money';
 import type { ExistingPaymentState } from '../../domain/payment';
+import type { Principal } from '../../domain/principal';
+import { maskIban } from '../../logging';
 import type { PaymentViewBody } from './schemas';
 import { refundAmountsOf } from '../refunds/representation';
+
+/**
+ * Who sees full account numbers: the client whose payment it is, and operators
+ * and supervisors, who check transfers with the bank. Analysts work on figures
+ * and never need one; they get `****1234` here as in the read models and the CSV.
+ */
+export function seesFullIbans(principal: Principal): boolean {
+  return !(principal.kind === 'staff' && principal.role === 'analyst');
+}
+
+/** The payment as `principal` may see it. */
+export function paymentViewFor(principal: Principal, state: ExistingPaymentState, revision: number): PaymentViewBody {
+  const view = paymentView(state, revision);
+  if (seesFullIbans(principal)) return view;
+  return { ...view, debtor: { ...view.debtor, iban: maskIban(view.debtor.iban) }, creditor: { ...view.creditor, iban: maskIban(view.creditor.iban) } };
+}
 
 export function paymentView(state: ExistingPaymentState, revision: number): PaymentViewBody {
   const { instruction } = state;

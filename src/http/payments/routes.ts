@@ -15,7 +15,7 @@ import { responseHeaders, problemResponse, RequestHeaders, type OpenAPIRegistry 
 import { parseRequestParts } from '../validation';
 import { PreconditionFailedError } from '../../application/errors';
 import { CancelRequest, PaymentIdParam, PaymentView, paymentRequestSchema, StaffTenantQuery } from './schemas';
-import { etagOf, parseEntityTags, paymentView } from './representation';
+import { etagOf, parseEntityTags, paymentViewFor } from './representation';
 
 export const LOG_POSITION_HEADER = 'X-Log-Position';
 
@@ -114,10 +114,10 @@ export function requireJsonBody(req: Request): unknown {
   return req.body;
 }
 
-function sendPayment(res: Response, state: Parameters<typeof paymentView>[0], revision: number, position: GlobalPosition | undefined): void {
+function sendPayment(res: Response, state: Parameters<typeof paymentViewFor>[1], revision: number, position: GlobalPosition | undefined): void {
   res.setHeader('ETag', etagOf(revision));
   if (position) res.setHeader(LOG_POSITION_HEADER, formatPosition(position));
-  res.json(paymentView(state, revision));
+  res.json(paymentViewFor(principalFrom(res), state, revision));
 }
 
 function registerOpenApi(registry: OpenAPIRegistry, requestSchema: ReturnType<typeof paymentRequestSchema>): void {
