@@ -84,3 +84,15 @@ export function bankTransferReservationStreamName(bankTransferId: string): strin
 export function operatorAuditStreamName(tenantId: TenantId, paymentId: PaymentId): string {
   return `audit-operator-${encodePart(tenantId)}:${encodePart(paymentId)}`;
 }
+
+export const IDEMPOTENCY_STREAM_PREFIX = 'idempotency-';
+
+/**
+ * One claim stream per (principal, Idempotency-Key): keys belong to who sent
+ * them, so two staff members may use the same key. The key is named by its
+ * SHA-256 digest (hex, computed by the caller), so any key the header allows
+ * gives a bounded, safe name, and no key appears in a stream name.
+ */
+export function idempotencyStreamName(principalId: string, keyDigestHex: string): string {
+  return `${IDEMPOTENCY_STREAM_PREFIX}${encodePart(principalId)}:${keyDigestHex}`;
+}

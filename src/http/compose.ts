@@ -19,7 +19,7 @@ import { createReadModelQueries } from '../projections/read-models/queries';
 import { READ_MODELS } from '../projections/read-models';
 import { createAnalyticsRouter } from './analytics/routes';
 import { createDashboardRouter } from './dashboard/routes';
-import type { OpenAPIRegistry } from './openapi';
+import type { ExtraRoutersContext } from './server';
 import { createOpsRouter } from './ops/routes';
 
 export interface StaffRoutesOptions {
@@ -45,7 +45,7 @@ export function operatorDeskSettingsFrom(core: Pick<CoreConfig, 'approvalTtlMs' 
   return { approvalTtlMs: core.approvalTtlMs, replayWindowMs: core.replayWindowMs, actionLimitPerHour: core.opsActionLimitPerHour };
 }
 
-export type ExtraRouters = (context: { registry: OpenAPIRegistry; payments: PaymentsModule }) => { routers: Router[]; publicRouters: Router[] };
+export type ExtraRouters = (context: ExtraRoutersContext) => { routers: Router[]; publicRouters: Router[] };
 
 /**
  * Prepares the tables the staff routes read (idempotent migrations, so an API
@@ -59,11 +59,12 @@ export async function prepareStaffRoutes(options: StaffRoutesOptions): Promise<E
   const freshness = options.freshness ?? createFreshness({ database: options.database, store: options.store, projections: READ_MODELS });
   // Its own bank client: an open circuit in a gateway must not block an operator's lookup.
   const bank = createBankClientFromConfig(options.gateway, options.logger);
-  return ({ registry, payments }) => ({
+  return ({ registry, payments, idempotency }) => ({
     routers: [
       createOpsRouter({
         operatorActions: createOperatorActions({ store: options.store, payments, bank, replayWindowMs: options.operatorDesk.replayWindowMs, approvalTtlMs: options.operatorDesk.approvalTtlMs }),
         workQueue,
+        idempotency,
         now: () => new Date(),
         registry,
         actionLimitPerHour: options.operatorDesk.actionLimitPerHour,

@@ -43,6 +43,7 @@ export const RESPONSE_HEADERS = {
   Allow: { description: 'The methods this path answers', schema: { type: 'string' } },
   'WWW-Authenticate': { description: 'Bearer realm="paystream"', schema: { type: 'string' } },
   'Accept-Post': { description: 'The media type a body must have', schema: { type: 'string' } },
+  'Idempotent-Replayed': { description: 'true: this is the stored answer to an earlier request with the same Idempotency-Key; nothing was done again', schema: { type: 'string', enum: ['true'] } },
 } as const;
 
 export type ResponseHeaderName = keyof typeof RESPONSE_HEADERS;
@@ -107,6 +108,7 @@ export function createOpenApiRegistry(): OpenAPIRegistry {
 
 type Operation = {
   operationId?: string;
+  parameters?: readonly { name?: string; in?: string }[];
   security?: unknown[];
   requestBody?: { required?: boolean };
   responses: Record<string, { headers?: Record<string, unknown> }>;
@@ -154,10 +156,27 @@ function completeOperation(method: string, operation: Operation): void {
   }
   declare(operation, '405', 'This path does not answer that method', { Allow: 'required' });
   declare(operation, 'default', 'Unexpected error; quote the request id to support');
+  if (acceptsIdempotencyKey(operation)) completeIdempotentOperation(operation);
   if (!authenticated) return;
   for (const response of Object.values(operation.responses)) {
     if ('$ref' in response) continue;
     response.headers = { ...responseHeaders({ RateLimit: 'optional', 'RateLimit-Policy': 'optional' }), ...response.headers };
+  }
+}
+
+const acceptsIdempotencyKey = (operation: Operation) => (operation.parameters ?? []).some((parameter) => parameter.in === 'header' && parameter.name?.toLowerCase() === 'idempotency-key');
+
+/**
+ * An operation with Idempotency-Key (src/http/idempotency.ts): any stored
+ * answer may come back replayed, so every response declares
+ * Idempotent-Replayed; the key's own refusals are declared too.
+ */
+function completeIdempotentOperation(operation: Operation): void {
+  declare(operation, '409', 'A request with this Idempotency-Key is still in progress (idempotency-key-in-flight): retry after Retry-After seconds', { 'Retry-After': 'optional' });
+  declare(operation, '422', 'This Idempotency-Key was used for another request (idempotency-key-reuse): use a new key');
+  for (const [status, response] of Object.entries(operation.responses)) {
+    if ('$ref' in response || status === 'default' || status.startsWith('5') || status === '429') continue;
+    response.headers = { ...responseHeaders({ 'Idempotent-Replayed': 'optional' }), ...response.headers };
   }
 }
 

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import type { Router } from 'express';
 import type { ApiKeysSetting, CoreConfig } from '../config/core';
+import { createIdempotencyRecords, type IdempotencyRecords } from '../application/idempotency';
 import { createPaymentsModule, type PaymentsModule } from '../application/payments';
 import type { EventStore } from '../event-store/port';
 import type { Logger } from '../logging';
@@ -31,9 +32,18 @@ export interface ApiServerOptions {
   readonly rateLimitPerMinute?: number;
   readonly now?: () => Date;
   readonly payments?: PaymentsModule;
+  /** Idempotency-Key records; default on the same store with the default in-flight bound. */
+  readonly idempotency?: IdempotencyRecords;
   /** Extra route modules (operator, analytics, dashboard), built against the same registry. */
-  readonly extraRouters?: (context: { registry: OpenAPIRegistry; payments: PaymentsModule }) => { routers?: Router[]; publicRouters?: Router[] };
+  readonly extraRouters?: (context: ExtraRoutersContext) => { routers?: Router[]; publicRouters?: Router[] };
   readonly readinessChecks?: ReadonlyMap<string, ReadinessCheck>;
+}
+
+/** What every route module gets from the API: one registry, one payments module, one Idempotency-Key record. */
+export interface ExtraRoutersContext {
+  readonly registry: OpenAPIRegistry;
+  readonly payments: PaymentsModule;
+  readonly idempotency: IdempotencyRecords;
 }
 
 export interface ApiServer {
@@ -53,7 +63,8 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   const now = options.now ?? (() => new Date());
   const registry = createOpenApiRegistry();
   const payments = options.payments ?? createPaymentsModule({ store: options.store });
-  const extra = options.extraRouters?.({ registry, payments }) ?? {};
+  const idempotency = options.idempotency ?? createIdempotencyRecords({ store: options.store });
+  const extra = options.extraRouters?.({ registry, payments, idempotency }) ?? {};
   const checks = new Map<string, ReadinessCheck>([
     ['eventStore', async () => (await options.store.ping(), { healthy: true })],
     ...(options.readinessChecks ?? new Map()),
@@ -66,7 +77,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     registry,
     readinessChecks: checks,
     routers: [
-      createPaymentsRouter({ payments, amountMajorMax: options.amountMajorMax, now, registry }),
+      createPaymentsRouter({ payments, idempotency, amountMajorMax: options.amountMajorMax, now, registry }),
       createRefundsRouter({ refunds: createRefundsModule({ store: options.store, amountMajorMax: options.amountMajorMax }), now, registry }),
       ...(extra.routers ?? []),
     ],

@@ -3,6 +3,7 @@
  * granted action is recorded as executed once. Time and the principal arrive
  * in the command's metadata.
  */
+import { canonicalJson } from '../canonical-json';
 import { DomainError, assertNever } from '../errors';
 import type { CommandMetadata } from '../principal';
 import type * as Commands from './commands';
@@ -41,7 +42,7 @@ function propose(command: Commands.ProposeAction, state: ApprovalState): Approva
   const { approvalId, action, reason, evidence, bankAnswer, ttlMs } = command.data;
   if (state.status !== 'none') {
     // The same proposal again (a retried request) changes nothing; anything else under this id is a bug upstream.
-    if (state.proposedBy === proposedBy && JSON.stringify(state.action) === JSON.stringify(action)) return [];
+    if (state.proposedBy === proposedBy && canonicalJson(state.action) === canonicalJson(action)) return [];
     throw new DomainError('conflict', 'approval_id_conflict', `approval ${approvalId} already exists`);
   }
   if (!Number.isInteger(ttlMs) || ttlMs <= 0 || ttlMs > APPROVAL_TTL_MS_MAX) throw new Error(`approval ttl ${ttlMs} ms is outside 1..${APPROVAL_TTL_MS_MAX}`);

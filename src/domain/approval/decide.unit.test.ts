@@ -83,6 +83,11 @@ describe('approval decider', () => {
     it('when the same proposal is made again, then nothing new is recorded', () => {
       given(proposed()).when(propose(olga)).then([]);
     });
+    it('when the same proposal comes back from the store with its members in another order (jsonb), then it is still the same proposal', () => {
+      const stored = proposed();
+      const reordered = { ...stored, data: { ...stored.data, action: { bankTransferId: action.bankTransferId, outcome: action.outcome, paymentId: action.paymentId, tenantId: action.tenantId, kind: action.kind } } } as ApprovalEvent;
+      given(reordered).when(propose(olga)).then([]);
+    });
     it('when another person proposes under the same id, then it is refused', () => {
       given(proposed()).when(propose(sue)).thenRefused('approval_id_conflict');
     });

@@ -5,6 +5,7 @@
  * untouched; when the bank cannot tell, a supervisor other than the proposer
  * approves and the action runs once. Replay window and rate limits included.
  */
+import { randomUUID } from 'node:crypto';
 import type { PaymentId } from '../../domain/ids';
 import type { CurrencyCode } from '../../domain/money';
 import { KEYS } from '../../../test/support/api';
@@ -16,6 +17,8 @@ import { SECOND_SUPERVISOR_KEY, startOpsApi, type OpsApi } from './testing';
 let sequence = 0;
 const newId = (scenario: string) => `${scenario}-${Date.now().toString(36)}-${(sequence += 1)}`;
 const HOUR_MS = 3_600_000;
+/** Approve and reject need an Idempotency-Key: a new one per decision, as a page or script sends. */
+const keyed = () => ({ 'idempotency-key': randomUUID() });
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -163,18 +166,18 @@ describe.each(sqlEngines())('four eyes on the operator desk on %s', (engine) => 
       await expectUnchanged(id, before);
       const path = `/ops/approvals/${approval['id']}`;
 
-      const byOperator = await call('POST', `${path}/approve`, KEYS.operator2, { reason: 'looks right' });
+      const byOperator = await call('POST', `${path}/approve`, KEYS.operator2, { reason: 'looks right' }, keyed());
       expect(byOperator.status).toBe(403);
       expect(await byOperator.json()).toMatchObject({ type: '/problems/supervisor-required' });
-      const byProposer = await call('POST', `${path}/approve`, KEYS.supervisor, { reason: 'my own' });
+      const byProposer = await call('POST', `${path}/approve`, KEYS.supervisor, { reason: 'my own' }, keyed());
       expect(byProposer.status).toBe(403);
       expect(await byProposer.json()).toMatchObject({ type: '/problems/four-eyes-required' });
       await expectUnchanged(id, before);
 
-      const approved = await call('POST', `${path}/approve`, SECOND_SUPERVISOR_KEY, { reason: 'bank confirmed by phone, call 7731' });
+      const approved = await call('POST', `${path}/approve`, SECOND_SUPERVISOR_KEY, { reason: 'bank confirmed by phone, call 7731' }, keyed());
       expect(approved.status).toBe(200);
       expect(await approved.json()).toMatchObject({ status: 'approved', approval: { by: expect.stringContaining('supervisor:sam') }, execution: { status: 'executed' } });
-      const again = await call('POST', `${path}/approve`, SECOND_SUPERVISOR_KEY, { reason: 'bank confirmed by phone, call 7731' });
+      const again = await call('POST', `${path}/approve`, SECOND_SUPERVISOR_KEY, { reason: 'bank confirmed by phone, call 7731' }, keyed());
       expect(again.status).toBe(200);
       const events = await harness.store.readStream(stream(id));
       const resolutions = events.filter((event) => event.type === 'PaymentResolvedByOperator');
@@ -189,7 +192,7 @@ describe.each(sqlEngines())('four eyes on the operator desk on %s', (engine) => 
       const id = await parkedDuringOutage();
       const approval = await proposeDuringOutage(id, { outcome: 'rejected' });
       const path = `/ops/approvals/${approval['id']}/approve`;
-      const answers = await Promise.all([KEYS.supervisor, SECOND_SUPERVISOR_KEY, KEYS.supervisor, SECOND_SUPERVISOR_KEY].map((key) => call('POST', path, key, { reason: 'checked' })));
+      const answers = await Promise.all([KEYS.supervisor, SECOND_SUPERVISOR_KEY, KEYS.supervisor, SECOND_SUPERVISOR_KEY].map((key) => call('POST', path, key, { reason: 'checked' }, keyed())));
       const statuses = answers.map((answer) => answer.status).sort();
       expect(statuses.filter((status) => status === 200).length).toBeGreaterThanOrEqual(1);
       expect(statuses.every((status) => status === 200 || status === 409)).toBe(true);
@@ -203,7 +206,7 @@ describe.each(sqlEngines())('four eyes on the operator desk on %s', (engine) => 
       const [first, second] = [await parkedDuringOutage(), await parkedDuringOutage()];
       const one = await proposeDuringOutage(first!, { outcome: 'settled', bankTransferId: 'tr_SHARED_CLAIM' });
       const two = await proposeDuringOutage(second!, { outcome: 'settled', bankTransferId: 'tr_SHARED_CLAIM' });
-      const [a, b] = await Promise.all([one, two].map((approval) => call('POST', `/ops/approvals/${approval['id']}/approve`, SECOND_SUPERVISOR_KEY, { reason: 'statement shows it' })));
+      const [a, b] = await Promise.all([one, two].map((approval) => call('POST', `/ops/approvals/${approval['id']}/approve`, SECOND_SUPERVISOR_KEY, { reason: 'statement shows it' }, keyed())));
       const executions = [(await a!.json()) as Json, (await b!.json()) as Json].map((view) => view['execution']);
       expect(executions.map((execution) => execution['status']).sort()).toEqual(['executed', 'failed']);
       expect(executions.find((execution) => execution['status'] === 'failed')).toMatchObject({ problem: 'bank_transfer_already_used' });
@@ -216,7 +219,7 @@ describe.each(sqlEngines())('four eyes on the operator desk on %s', (engine) => 
       const id = await parkedDuringOutage();
       const approval = await proposeDuringOutage(id, { outcome: 'rejected' });
       ops.setClockOffset(24 * HOUR_MS + 1_000);
-      const response = await call('POST', `/ops/approvals/${approval['id']}/approve`, KEYS.supervisor, { reason: 'late' });
+      const response = await call('POST', `/ops/approvals/${approval['id']}/approve`, KEYS.supervisor, { reason: 'late' }, keyed());
       expect(response.status).toBe(409);
       expect(await response.json()).toMatchObject({ type: '/problems/approval-expired' });
       const expired = (await (await call('GET', '/ops/approvals?status=expired&limit=100', KEYS.operator)).json()) as Json;
@@ -227,7 +230,7 @@ describe.each(sqlEngines())('four eyes on the operator desk on %s', (engine) => 
     it('when proposals are listed one per page, then each pending one comes once and the cursors are accepted; rejected ones are listed apart', async () => {
       const ids = [await parkedDuringOutage(), await parkedDuringOutage()];
       const made = [await proposeDuringOutage(ids[0]!, { outcome: 'rejected' }), await proposeDuringOutage(ids[1]!, { outcome: 'rejected' })];
-      const rejected = await call('POST', `/ops/approvals/${made[1]!['id']}/reject`, KEYS.supervisor, { reason: 'no proof' });
+      const rejected = await call('POST', `/ops/approvals/${made[1]!['id']}/reject`, KEYS.supervisor, { reason: 'no proof' }, keyed());
       expect(rejected.status).toBe(200);
       const seen: string[] = [];
       let cursor: string | null = null;

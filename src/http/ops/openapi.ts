@@ -1,5 +1,6 @@
 /** The operator routes in the OpenAPI document, with every status they answer. */
 import { z } from 'zod';
+import { idempotencyKeyHeader } from '../idempotency';
 import { problemResponse, responseHeaders, type OpenAPIRegistry } from '../openapi';
 import { PaymentView } from '../payments/schemas';
 import {
@@ -74,7 +75,7 @@ export function registerOpsOpenApi(registry: OpenAPIRegistry): void {
     operationId: 'retryOperatorPayment',
     tags,
     summary: 'Look the transfer up at the bank, then record its outcome or let the gateway retry with the same key',
-    request: { params: OpsPaymentParams, body: json(RetryRequest) },
+    request: { params: OpsPaymentParams, headers: [idempotencyKeyHeader(false)], body: json(RetryRequest) },
     responses: {
       200: { description: 'The bank holds the transfer: its outcome was recorded', headers: etag, ...json(RetryResponse) },
       202: { description: 'Retry recorded with the lookup\'s result: the gateway looks up again, then resubmits with the same key', headers: etag, ...json(RetryResponse) },
@@ -90,7 +91,7 @@ export function registerOpsOpenApi(registry: OpenAPIRegistry): void {
     operationId: 'resolveOperatorPayment',
     tags,
     summary: 'Record an outcome found by reconciliation: checked at the bank, or proposed for a supervisor\'s approval',
-    request: { params: OpsPaymentParams, body: json(ResolveRequest) },
+    request: { params: OpsPaymentParams, headers: [idempotencyKeyHeader(false)], body: json(ResolveRequest) },
     responses: {
       200: { description: 'The bank confirms the outcome: recorded (also when it already was, the same way)', headers: etag, ...json(PaymentView) },
       202: { description: 'The bank cannot tell: a proposal was made for a supervisor other than the proposer (Location names it)', headers: responseHeaders({ Location: 'required' }), ...json(ResolveAccepted) },
@@ -125,10 +126,11 @@ export function registerOpsOpenApi(registry: OpenAPIRegistry): void {
       operationId: `${decision}Approval`,
       tags,
       summary: decision === 'approve' ? 'Approve a proposal: its action is executed once' : 'Reject a proposal: nothing is executed',
-      request: { params: ApprovalParams, body: json(DecisionRequest) },
+      request: { params: ApprovalParams, headers: [idempotencyKeyHeader(true)], body: json(DecisionRequest) },
       responses: {
         200: { description: decision === 'approve' ? 'Approved, with the execution\'s result (also for a repeat by the same supervisor)' : 'Rejected (also for a repeat by the same supervisor)', ...json(ApprovalView) },
         ...common,
+        400: problemResponse('Invalid parameters or body (every problem listed), or no Idempotency-Key (idempotency-key-missing)'),
         403: problemResponse(decision === 'approve' ? 'Not a supervisor (supervisor-required), or the proposer themselves (four-eyes-required); audited' : 'Not a supervisor (supervisor-required); audited'),
         404: problemResponse('No such approval'),
         409: problemResponse('The proposal expired (approval-expired) or was already decided by someone else (approval-already-decided); audited'),

@@ -11,7 +11,9 @@ import { approvalStatus } from '../../domain/approval';
 import type { PaymentId, TenantId } from '../../domain/ids';
 import type { BankLookupRecord } from '../../domain/payment';
 import type { ListQuery, WorkItem } from '../../bank-gateway/work-queue';
+import type { IdempotencyRecords } from '../../application/idempotency';
 import { commandMetadata, requireRole } from '../auth';
+import { idempotencyClaimIdOf, idempotencyKey } from '../idempotency';
 import type { OpenAPIRegistry } from '../openapi';
 import { HttpProblem, methodNotAllowed } from '../problem';
 import { etagOf, paymentView } from '../payments/representation';
@@ -38,6 +40,8 @@ export interface OpsRouterOptions {
   readonly operatorActions: OperatorActions;
   /** The gateway's work queue (listing only). */
   readonly workQueue: { list(query: ListQuery): Promise<WorkItem[]> };
+  /** Idempotency-Key records: optional on retry and resolve, required on approve and reject. */
+  readonly idempotency: IdempotencyRecords;
   readonly now: () => Date;
   readonly registry: OpenAPIRegistry;
   /** Retries, resolves, approvals and rejections each, per staff member per hour; 0 is no limit. */
@@ -51,6 +55,7 @@ export function createOpsRouter(options: OpsRouterOptions): Router {
   const { operatorActions: actions, now } = options;
   const staff = requireRole('operator', 'supervisor');
   registerOpsOpenApi(options.registry);
+  const keyed = (required: boolean) => idempotencyKey({ records: options.idempotency, now, required });
   const limits: ActionLimitOptions = {
     limitPerHour: options.actionLimitPerHour,
     now,
@@ -95,7 +100,7 @@ export function createOpsRouter(options: OpsRouterOptions): Router {
 
   router
     .route('/ops/payments/:tenant/:id/retry')
-    .post(staff, actionRateLimit('retry', limits), async (req, res) => {
+    .post(staff, keyed(false), actionRateLimit('retry', limits), async (req, res) => {
       const { path, body } = parseRequestParts<{ path: Params; body: { reason: string } }>({
         path: { schema: OpsPaymentParams, value: req.params },
         body: { schema: RetryRequest, value: requireJsonBody(req) },
@@ -108,12 +113,14 @@ export function createOpsRouter(options: OpsRouterOptions): Router {
 
   router
     .route('/ops/payments/:tenant/:id/resolve')
-    .post(staff, actionRateLimit('resolve', limits), async (req, res) => {
+    .post(staff, keyed(false), actionRateLimit('resolve', limits), async (req, res) => {
       const { path, body } = parseRequestParts<{ path: Params; body: ResolveRequestBody }>({
         path: { schema: OpsPaymentParams, value: req.params },
         body: { schema: ResolveRequest, value: requireJsonBody(req) },
       });
-      const input = { ...refOf(path), outcome: body.outcome, bankTransferId: body.bankTransferId ?? null, reason: body.reason, evidence: body.evidence };
+      // A retried key lands on the same proposal (the claim id is a ULID, stable across the key's retries).
+      const approvalId = idempotencyClaimIdOf(res);
+      const input = { ...refOf(path), outcome: body.outcome, bankTransferId: body.bankTransferId ?? null, reason: body.reason, evidence: body.evidence, ...(approvalId ? { approvalId } : {}) };
       const result = await actions.resolve(input, commandMetadata(req, res, now));
       if (result.kind === 'proposed') {
         res.setHeader('Location', `/ops/approvals/${result.approval.state.approvalId}`);
@@ -148,7 +155,7 @@ export function createOpsRouter(options: OpsRouterOptions): Router {
   for (const decision of ['approve', 'reject'] as const) {
     router
       .route(`/ops/approvals/:approvalId/${decision}`)
-      .post(staff, actionRateLimit(decision, limits), async (req: Request, res: Response) => {
+      .post(staff, keyed(true), actionRateLimit(decision, limits), async (req: Request, res: Response) => {
         const { path, body } = parseRequestParts<{ path: { approvalId: string }; body: { reason: string } }>({
           path: { schema: ApprovalParams, value: req.params },
           body: { schema: DecisionRequest, value: requireJsonBody(req) },

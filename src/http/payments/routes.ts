@@ -14,6 +14,8 @@ import { HttpProblem, methodNotAllowed } from '../problem';
 import { responseHeaders, problemResponse, RequestHeaders, type OpenAPIRegistry } from '../openapi';
 import { parseRequestParts } from '../validation';
 import { PreconditionFailedError } from '../../application/errors';
+import type { IdempotencyRecords } from '../../application/idempotency';
+import { idempotencyKey, idempotencyKeyHeader } from '../idempotency';
 import { CancelRequest, PaymentIdParam, PaymentView, paymentRequestSchema, StaffTenantQuery } from './schemas';
 import { etagOf, parseEntityTags, paymentViewFor } from './representation';
 
@@ -21,6 +23,7 @@ export const LOG_POSITION_HEADER = 'X-Log-Position';
 
 export interface PaymentsRouterOptions {
   readonly payments: PaymentsModule;
+  readonly idempotency: IdempotencyRecords;
   readonly amountMajorMax: number;
   readonly now: () => Date;
   readonly registry: OpenAPIRegistry;
@@ -66,7 +69,7 @@ export function createPaymentsRouter(options: PaymentsRouterOptions): Router {
 
   router
     .route('/payments/:id/cancel')
-    .post(requireRole('client'), async (req, res) => {
+    .post(requireRole('client'), idempotencyKey({ records: options.idempotency, now, required: false }), async (req, res) => {
       const { path, body } = parseRequestParts<{ path: { id: string }; body: { reason: string } }>({
         path: { schema: PaymentIdParam, value: req.params },
         body: { schema: CancelRequest, value: requireJsonBody(req) },
@@ -173,7 +176,7 @@ function registerOpenApi(registry: OpenAPIRegistry, requestSchema: ReturnType<ty
     description: 'Idempotent: cancelling a cancelled payment answers it again. With If-Match, only if the payment is still at that revision.',
     request: {
       params: PaymentIdParam,
-      headers: [RequestHeaders.ifMatch],
+      headers: [RequestHeaders.ifMatch, idempotencyKeyHeader(false)],
       body: { description: 'Why the payment is cancelled', required: true, content: { 'application/json': { schema: CancelRequest } } },
     },
     responses: {
