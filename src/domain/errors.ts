@@ -3,7 +3,8 @@
  * place at the edge (the HTTP problem mapper) turns it into a status code.
  * Outcomes that are facts, a bank rejection say, are events and never errors.
  */
-export type DomainErrorKind = 'not_found' | 'illegal_state' | 'conflict' | 'forbidden' | 'validation';
+/** `unprocessable`: well-formed, but refused by a rule of the tenant (its debit accounts, its limits). */
+export type DomainErrorKind = 'not_found' | 'illegal_state' | 'conflict' | 'forbidden' | 'validation' | 'unprocessable';
 
 export class DomainError extends Error {
   constructor(

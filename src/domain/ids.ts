@@ -96,3 +96,14 @@ export const IDEMPOTENCY_STREAM_PREFIX = 'idempotency-';
 export function idempotencyStreamName(principalId: string, keyDigestHex: string): string {
   return `${IDEMPOTENCY_STREAM_PREFIX}${encodePart(principalId)}:${keyDigestHex}`;
 }
+
+export const DAILY_LIMIT_STREAM_PREFIX = 'daily-limit-';
+
+/**
+ * `daily-limit-{tenant}:{currency}:{YYYY-MM-DD}`: what one tenant has reserved of
+ * its daily total in one currency on one UTC day (docs/adr/0015-per-tenant-limits.md).
+ * Appended with its expected revision, so parallel creates never overspend it.
+ */
+export function dailyLimitStreamName(tenantId: TenantId, currency: string, day: string): string {
+  return `${DAILY_LIMIT_STREAM_PREFIX}${encodePart(tenantId)}:${encodePart(currency)}:${encodePart(day)}`;
+}

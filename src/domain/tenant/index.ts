@@ -1,0 +1,2 @@
+export * from './daily-limit';
+export * from './policy';
