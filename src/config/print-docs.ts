@@ -11,9 +11,10 @@ import { projectorSection } from '../projections/config';
 import { relaySection } from '../relay/config';
 import { allInOneSection } from './all-in-one';
 import { coreSection } from './core';
+import { tenantsSection } from './tenants';
 import { describeSections, type EnvSection } from './env';
 
-export const DOCUMENTED_SECTIONS: readonly EnvSection[] = [coreSection, allInOneSection, gatewaySection, projectorSection, relaySection, bankSandboxSection];
+export const DOCUMENTED_SECTIONS: readonly EnvSection[] = [coreSection, tenantsSection, allInOneSection, gatewaySection, projectorSection, relaySection, bankSandboxSection];
 
 const table = describeSections(DOCUMENTED_SECTIONS);
 
