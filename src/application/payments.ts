@@ -20,7 +20,9 @@ import {
   type PaymentInstruction,
   type PaymentState,
 } from '../domain/payment';
+import { checkNewPayment, type TenantDirectory } from '../domain/tenant';
 import { createCommandHandler, type Decider, type HandleOptions, type HandleResult } from './command-handler';
+import { createDailyLimits } from './daily-limits';
 import { schemaVersionOf, toEventData, type NewEventId } from './event-envelope';
 import { PreconditionFailedError } from './errors';
 
@@ -28,6 +30,13 @@ export interface PaymentsModuleOptions {
   readonly store: EventStore;
   readonly newEventId?: NewEventId;
   readonly conflictRetryCountMax?: number;
+  /**
+   * The tenants' debit accounts and limits, checked before a new payment is
+   * written. The API always passes them (src/http/server.ts); without them no
+   * tenant rule applies, which only the gateway (it never requests payments) and
+   * tests of other parts rely on.
+   */
+  readonly tenants?: TenantDirectory;
 }
 
 export type PaymentResult = HandleResult<PaymentEvent, PaymentState>;
@@ -57,12 +66,14 @@ export const paymentDecider: Decider<PaymentCommand, PaymentEvent, PaymentState>
 export function createPaymentsModule(options: PaymentsModuleOptions) {
   const newEventId = options.newEventId ?? randomUUID;
   const handler = createCommandHandler(options.store, paymentDecider, { newEventId, conflictRetryCountMax: options.conflictRetryCountMax ?? 5 });
+  const dailyLimits = createDailyLimits({ store: options.store, newEventId, conflictRetryCountMax: 20, queueLengthMax: 1_000 });
 
   async function requestPayment(input: RequestPaymentInput, metadata: CommandMetadata): Promise<RequestPaymentOutcome> {
     const stream = paymentStreamName(input.tenantId, input.paymentId);
     // Create-only is "expect no stream": the handler's one read refuses an existing payment (412) before deciding.
     const command: PaymentCommand = { type: 'RequestPayment', data: input, metadata };
     try {
+      if (options.tenants) await admitNewPayment(stream, command, options.tenants);
       const result = await handler.handle(stream, command, input.createOnly ? { expectedRevision: -1 } : {});
       return { ...result, created: result.appended.length > 0, state: existingState(result.state) };
     } catch (error) {
@@ -72,6 +83,26 @@ export function createPaymentsModule(options: PaymentsModuleOptions) {
       }
       throw error;
     }
+  }
+
+  /**
+   * The tenant's rules for a payment that does not exist yet, in the order that
+   * writes nothing on a refusal: the debtor account, the currency and the amount
+   * (pure checks), then the daily total (a reservation, the one write). The
+   * reservation goes before the payment: a crash between the two over-counts
+   * the day, never under-counts it. A payment that exists already is answered
+   * as before (200 or 409), neither checked nor counted again.
+   */
+  async function admitNewPayment(stream: string, command: Extract<PaymentCommand, { type: 'RequestPayment' }>, tenants: TenantDirectory): Promise<void> {
+    const { data: input, metadata } = command;
+    const loaded = await handler.load(stream);
+    if (loaded.state.status !== 'none') {
+      // Answered by the handler's own read: 412 for create-only, else 200 for the same request or 409 (audited).
+      return;
+    }
+    const limits = checkNewPayment(tenants.policyOf(input.tenantId), input.instruction);
+    if (!limits) return;
+    await dailyLimits.reserve({ tenantId: input.tenantId, paymentId: input.paymentId, instruction: input.instruction, payloadSha256: instructionHash(input.instruction), limits }, metadata);
   }
 
   /** A refused reuse of an id is itself a fact worth keeping: who tried what, when. */

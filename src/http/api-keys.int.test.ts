@@ -8,6 +8,7 @@ import pino from 'pino';
 import { paymentStreamName, type PaymentId, type TenantId } from '../domain/ids';
 import { readCoreConfig } from '../config/core';
 import { ConfigError } from '../config/env';
+import { readTenantsConfig } from '../config/tenants';
 import { DEMO_API_KEYS } from './auth';
 import { createApiServer } from './server';
 import { startTestApi, validPayment, type TestApi, type TestResponse } from '../../test/support/api';
@@ -22,6 +23,16 @@ const CONFIGURED_KEYS = [
   { key: CLIENT_B, role: 'client', tenant: 'tenant-b' },
   { key: ANALYST, role: 'analyst', name: 'Configured analyst' },
 ];
+
+/** TENANTS must list every configured client's tenant with its debit accounts. */
+const CONFIGURED_TENANTS = JSON.stringify({ 'tenant-a': { debitAccounts: ['DE89370400440532013000'] }, 'tenant-b': { debitAccounts: ['GB29NWBK60161331926819'] } });
+
+function tenantsConfigFrom(env: NodeJS.ProcessEnv) {
+  const problems: string[] = [];
+  const tenants = readTenantsConfig(env, problems);
+  expect(problems).toEqual([]);
+  return tenants;
+}
 
 function coreConfigFrom(env: NodeJS.ProcessEnv) {
   const problems: string[] = [];
@@ -39,8 +50,8 @@ async function expectProblem(response: TestResponse, status: number, code: strin
 
 let api: TestApi;
 beforeAll(async () => {
-  const core = coreConfigFrom({ API_KEYS: JSON.stringify(CONFIGURED_KEYS) });
-  api = await startTestApi('pglite', { apiKeys: core.apiKeys });
+  const env = { API_KEYS: JSON.stringify(CONFIGURED_KEYS), TENANTS: CONFIGURED_TENANTS };
+  api = await startTestApi('pglite', { apiKeys: coreConfigFrom(env).apiKeys, tenants: tenantsConfigFrom(env) });
 });
 afterAll(() => api.close());
 
@@ -69,6 +80,21 @@ describe('API built from API_KEYS in the configuration', () => {
   it.each(DEMO_API_KEYS.map((entry) => [entry.role, entry.key]))('when a demo key (%s %s) is presented, then 401: configured keys replace the demo keys', async (_role, key) => {
     await expectProblem(await api.call('GET', '/payments/configured-1', { key }), 401, 'unauthenticated');
     await expectProblem(await api.call('PUT', '/payments/demo-attempt', { key, body: validPayment() }), 401, 'unauthenticated');
+  });
+});
+
+describe('API whose client keys name tenants without registered debit accounts', () => {
+  it('when TENANTS leaves out a configured client tenant, then createApiServer refuses with a ConfigError naming the tenant', () => {
+    const env = { API_KEYS: JSON.stringify(CONFIGURED_KEYS), TENANTS: JSON.stringify({ 'tenant-a': { debitAccounts: ['DE89370400440532013000'] } }) };
+    expect(() =>
+      createApiServer({ store: api.store, logger: pino({ level: 'silent' }), apiKeys: coreConfigFrom(env).apiKeys, tenants: tenantsConfigFrom(env), amountMajorMax: 1_000_000, bodyBytesMax: 65_536 }),
+    ).toThrow(new ConfigError(['TENANTS: tenant tenant-b has a client API key but no registered debit accounts']));
+  });
+
+  it('when API_KEYS is set without TENANTS, then the configuration is refused naming TENANTS (no demo tenants for configured keys)', () => {
+    const problems: string[] = [];
+    readTenantsConfig({ API_KEYS: JSON.stringify(CONFIGURED_KEYS) }, problems);
+    expect(problems).toEqual(['TENANTS: required when API_KEYS is set (each client tenant needs its registered debit accounts)']);
   });
 });
 

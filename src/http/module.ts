@@ -7,6 +7,7 @@
 import type { PaymentsModule } from '../application/payments';
 import type { GatewayConfig } from '../bank-gateway/config';
 import type { CoreConfig } from '../config/core';
+import type { TenantsSetting } from '../config/tenants';
 import type { Database } from '../db/database';
 import type { EventStore } from '../event-store/port';
 import type { Logger } from '../logging';
@@ -24,6 +25,8 @@ export interface ApiModuleOptions {
   /** Where the read models and the gateway's work queue live. */
   readonly database: Database;
   readonly logger: Logger;
+  /** TENANTS: each tenant's debit accounts and limits; undefined seeds the demo tenants. */
+  readonly tenants: TenantsSetting;
   /** Shared with a gateway in the same process; else the API makes its own. */
   readonly payments?: PaymentsModule;
   /** The projector's own freshness when it runs in this process; else read from the checkpoints. */
@@ -56,6 +59,7 @@ export function createApiModule(options: ApiModuleOptions): ApiModule {
         store: options.store,
         logger,
         ...apiSettingsFrom(core),
+        tenants: options.tenants,
         extraRouters,
         ...(options.payments ? { payments: options.payments } : {}),
         ...(options.readinessChecks ? { readinessChecks: options.readinessChecks } : {}),

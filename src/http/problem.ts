@@ -57,6 +57,7 @@ const STATUS_BY_DOMAIN_KIND: Record<DomainErrorKind, number> = {
   not_found: 404,
   conflict: 409,
   illegal_state: 409,
+  unprocessable: 422,
 };
 
 /** Where to go next after a refusal: past the replay window, recovery is a compensation (issue 11), never a replay. */

@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { Router } from 'express';
 import type { ApiKeysSetting, CoreConfig } from '../config/core';
 import { createIdempotencyRecords, type IdempotencyRecords } from '../application/idempotency';
+import { tenantDirectoryFor, type TenantsSetting } from '../config/tenants';
 import { createPaymentsModule, type PaymentsModule } from '../application/payments';
 import type { EventStore } from '../event-store/port';
 import type { Logger } from '../logging';
@@ -27,6 +28,8 @@ export interface ApiServerOptions {
   readonly logger: Logger;
   /** Configured keys; undefined seeds the demo keys; ApiKeysRequired (a server store without API_KEYS) refuses to build the API. */
   readonly apiKeys: ApiKeysSetting;
+  /** Configured tenants (TENANTS); undefined seeds the demo tenants. Every client key's tenant must be listed. */
+  readonly tenants?: TenantsSetting;
   readonly amountMajorMax: number;
   readonly bodyBytesMax: number;
   readonly rateLimitPerMinute?: number;
@@ -58,11 +61,17 @@ export function apiSettingsFrom(core: Pick<CoreConfig, 'apiKeys' | 'amountMajorM
   return { apiKeys: core.apiKeys, amountMajorMax: core.amountMajorMax, bodyBytesMax: core.bodyBytesMax, rateLimitPerMinute: core.rateLimitPerMinute };
 }
 
+export function clientTenantsOf(apiKeys: readonly { readonly role: string; readonly tenant?: string | undefined }[]): string[] {
+  return apiKeys.flatMap((entry) => (entry.role === 'client' && entry.tenant !== undefined ? [entry.tenant] : []));
+}
+
 export function createApiServer(options: ApiServerOptions): ApiServer {
   const apiKeys = acceptedApiKeys(options.apiKeys);
   const now = options.now ?? (() => new Date());
   const registry = createOpenApiRegistry();
-  const payments = options.payments ?? createPaymentsModule({ store: options.store });
+  // Checked even when the caller built the payments module: a client key without a listed tenant refuses start-up.
+  const tenants = tenantDirectoryFor(options.tenants, clientTenantsOf(apiKeys));
+  const payments = options.payments ?? createPaymentsModule({ store: options.store, tenants });
   const idempotency = options.idempotency ?? createIdempotencyRecords({ store: options.store });
   const extra = options.extraRouters?.({ registry, payments, idempotency }) ?? {};
   const checks = new Map<string, ReadinessCheck>([

@@ -1,16 +1,19 @@
 /** The API process: payments, operator and analyst routes and the dashboard over the configured store. */
 import { readGatewayConfig } from '../bank-gateway/config';
 import { loadConfig, readCoreConfig } from '../config';
+import { readTenantsConfig, tenantDirectoryFor } from '../config/tenants';
 import { openStores } from '../event-store/open';
 import { acceptedApiKeys } from '../http/auth';
 import { createApiModule } from '../http/module';
+import { clientTenantsOf } from '../http/server';
 import { runProcess } from './run';
 
 void runProcess('paystream-api', async (logger, parts) => {
   // The gateway section names the bank an operator's retry looks a transfer up at.
-  const { core, gateway } = loadConfig({ core: readCoreConfig, gateway: readGatewayConfig });
-  // Refused before anything opens: a server store without API_KEYS never gets as far as a connection.
-  acceptedApiKeys(core.apiKeys);
+  const { core, gateway, tenants } = loadConfig({ core: readCoreConfig, gateway: readGatewayConfig, tenants: readTenantsConfig });
+  // Refused before anything opens: a server store without API_KEYS, or a client key whose tenant
+  // has no registered debit accounts, never gets as far as a connection.
+  tenantDirectoryFor(tenants, clientTenantsOf(acceptedApiKeys(core.apiKeys)));
   const { store, database } = parts.closeOnStop(await openStores(core, logger));
-  await parts.start(createApiModule({ core, gateway, store, database, logger }));
+  await parts.start(createApiModule({ core, tenants, gateway, store, database, logger }));
 });

@@ -95,6 +95,7 @@ export async function startDeployment(options: { bankEnv?: Record<string, string
     BANK_API_KEY,
     RATE_LIMIT_PER_MINUTE: '0',
     API_KEYS: JSON.stringify([{ key: CLIENT_KEY, role: 'client', tenant: TENANT }]),
+    TENANTS: JSON.stringify({ [TENANT]: { debitAccounts: [IBAN_DEBTOR] } }),
     ...options.apiEnv,
   });
   const apiUrl = LISTENING_URL.exec(apiProcess.output())![1]!;

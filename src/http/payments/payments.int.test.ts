@@ -116,7 +116,8 @@ describe.each(sqlEngines())('payments API over HTTP on %s', (engine) => {
 
     it('when two tenants use the same id, then they get two different payments and never see each other', async () => {
       expect((await put('shared-id', validPayment({ amount: '1.00' }), KEYS.acme)).status).toBe(201);
-      expect((await put('shared-id', validPayment({ amount: '2.00' }), KEYS.globex)).status).toBe(201);
+      // Each demo tenant debits its own registered account (src/config/tenants.ts).
+      expect((await put('shared-id', validPayment({ amount: '2.00', debtor: { name: 'Globex Corp', iban: 'GB29NWBK60161331926819' } }), KEYS.globex)).status).toBe(201);
       expect((await (await api.call('GET', '/payments/shared-id', { key: KEYS.globex })).json()).amount).toBe('2.00');
       expect((await (await api.call('GET', '/payments/shared-id', { key: KEYS.acme })).json()).amount).toBe('1.00');
       expect((await api.call('GET', '/payments/only-acme', { key: KEYS.globex })).status).toBe(404);

@@ -16,7 +16,7 @@ import { parseRequestParts } from '../validation';
 import { PreconditionFailedError } from '../../application/errors';
 import type { IdempotencyRecords } from '../../application/idempotency';
 import { idempotencyKey, idempotencyKeyHeader } from '../idempotency';
-import { CancelRequest, PaymentIdParam, PaymentView, paymentRequestSchema, StaffTenantQuery } from './schemas';
+import { CancelRequest, PaymentIdParam, PaymentView, paymentRequestSchema, StaffTenantQuery, TenantRuleProblem } from './schemas';
 import { etagOf, parseEntityTags, paymentViewFor } from './representation';
 
 export const LOG_POSITION_HEADER = 'X-Log-Position';
@@ -146,6 +146,13 @@ function registerOpenApi(registry: OpenAPIRegistry, requestSchema: ReturnType<ty
       400: problemResponse('Invalid id or body (duplicate member names included): every problem listed'),
       409: problemResponse('The id is taken by a payment with other details (differingFields lists them)'),
       412: problemResponse('If-None-Match: * and the payment exists'),
+      422: {
+        description:
+          "A rule of your tenant refuses a new payment; nothing is written or counted. /problems/debtor-account-not-registered: the debtor IBAN is not one of your tenant's registered debit accounts. " +
+          '/problems/currency-not-enabled: your tenant has limits, none in this currency. /problems/payment-amount-limit-exceeded: above your per-payment maximum. ' +
+          "/problems/daily-limit-exceeded: it would take the day's total (UTC) in this currency past your daily limit. A retry of an existing payment is answered 200 without these checks.",
+        content: { 'application/problem+json': { schema: TenantRuleProblem } },
+      },
     },
   });
   registry.registerPath({

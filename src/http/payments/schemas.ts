@@ -1,7 +1,7 @@
 /** Wire schemas of the payments routes; the OpenAPI document is generated from them. */
 import { electronicFormatIBAN, isValidIBAN } from 'ibantools';
 import { z } from 'zod';
-import '../openapi';
+import { ProblemSchema } from '../openapi';
 import { CURRENCY_CODES, DECIMAL_PATTERN, isCurrencyCode, parseMoney, type CurrencyCode, type MoneyProblem } from '../../domain/money';
 import { PAYMENT_ID_PATTERN, TENANT_ID_PATTERN } from '../../domain/ids';
 import type { PaymentInstruction } from '../../domain/payment';
@@ -160,3 +160,27 @@ export const PaymentView = z
   .openapi('Payment');
 
 export type PaymentViewBody = z.infer<typeof PaymentView>;
+
+/** Problem types of a tenant rule (422): the same strings the API sends as `type`. */
+export const TENANT_RULE_PROBLEM_TYPES = {
+  debtorAccountNotRegistered: '/problems/debtor-account-not-registered',
+  currencyNotEnabled: '/problems/currency-not-enabled',
+  paymentAmountLimitExceeded: '/problems/payment-amount-limit-exceeded',
+  dailyLimitExceeded: '/problems/daily-limit-exceeded',
+} as const;
+
+const LimitAmount = z.string().regex(DECIMAL_PATTERN);
+
+/** The 422 of PUT /payments/{id}: a problem naming the rule, and for a limit, the limit and what remains. */
+export const TenantRuleProblem = ProblemSchema.extend({
+  type: z.enum(Object.values(TENANT_RULE_PROBLEM_TYPES) as [string, ...string[]]),
+  status: z.literal(422),
+  limit: z.enum(['paymentAmountMax', 'dailyAmountMax']).optional().describe('Which limit refused the payment'),
+  currency: Currency.optional(),
+  day: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional().describe('dailyAmountMax: the UTC day (of the server clock) the total counts'),
+  limitAmount: LimitAmount.optional().describe('The limit, in the currency'),
+  usedAmount: LimitAmount.optional().describe("dailyAmountMax: what the day's accepted payments already reserved"),
+  remainingAmount: LimitAmount.optional().describe('dailyAmountMax: what the day still allows; paymentAmountMax: the largest single payment accepted'),
+  requestedAmount: LimitAmount.optional().describe('The refused amount; refused amounts are never counted'),
+  enabledCurrencies: z.array(Currency).optional().describe('currency-not-enabled: the currencies your tenant has limits in'),
+}).openapi('TenantRuleProblem', { description: 'A tenant rule refused the payment; nothing was written and nothing was counted' });
