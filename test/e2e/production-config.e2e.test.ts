@@ -50,6 +50,8 @@ const productionEnv = (): Record<string, string> => ({
   EVENT_STORE: 'postgres',
   DATABASE_URL: databaseUrl,
   API_KEYS,
+  // Every client key's tenant with its registered debit accounts (required with API_KEYS).
+  TENANTS: JSON.stringify({ acme: { debitAccounts: ['DE89370400440532013000'] } }),
   BANK_URL: 'https://bank.example.test',
   BANK_API_KEY: 'issued-by-the-bank-0001',
   PORT: '0',
@@ -130,6 +132,14 @@ describe('NODE_ENV=production refuses to start, before opening anything', () => 
       'paystream: invalid configuration',
       'BANK_SANDBOX_ENABLED: the sandbox bank is refused when NODE_ENV=production',
     ]);
+  });
+
+  it.each([
+    ['src/processes/api.ts', 'no TENANTS', undefined, 'TENANTS: required when API_KEYS is set'],
+    ['src/main.ts', 'a TENANTS without the client tenant', JSON.stringify({ globex: { debitAccounts: ['GB29NWBK60161331926819'] } }), 'TENANTS: tenant acme has a client API key but no registered debit accounts'],
+  ])('when %s is started with %s, then it exits 1 naming TENANTS', async (entry, _case, tenants, message) => {
+    const { TENANTS: _unset, ...env } = productionEnv();
+    await expectRefusal('tenants-missing', entry, { ...env, ...(tenants ? { TENANTS: tenants } : {}), BANK_SANDBOX_ENABLED: 'false' }, [message]);
   });
 
   it('when the all-in-one leaves BANK_SANDBOX_ENABLED unset, then its gateway needs a real bank: the published key and plain http are refused', async () => {
