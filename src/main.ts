@@ -14,7 +14,6 @@ import { readTenantsConfig, tenantDirectoryFor } from './config/tenants';
 import { openStores } from './event-store/open';
 import { acceptedApiKeys } from './http/auth';
 import { createApiModule } from './http/module';
-import { clientTenantsOf } from './http/server';
 import { printWelcome } from './processes/welcome';
 import { runProcess } from './processes/run';
 import { readProjectorConfig } from './projections/config';
@@ -25,7 +24,7 @@ void runProcess('paystream', async (logger, parts) => {
   const config = loadConfig({ core: readCoreConfig, allInOne: readAllInOneConfig, gateway: readGatewayConfig, projector: readProjectorConfig, sandbox: readBankSandboxConfig, relay: readRelayConfig, tenants: readTenantsConfig });
   const { core, allInOne } = config;
   // Refused before anything starts: no API_KEYS on a server store, or a client tenant without TENANTS.
-  const tenants = tenantDirectoryFor(config.tenants, clientTenantsOf(acceptedApiKeys(core.apiKeys)));
+  const tenants = tenantDirectoryFor(config.tenants, acceptedApiKeys(core.apiKeys));
   const bank = allInOne.bankSandboxEnabled ? await parts.start(createBankSandboxModule({ config: config.sandbox, logger: logger.child({ component: 'bank-sandbox' }) })) : undefined;
   // The gateway talks to the sandbox over HTTP like to any bank: same client, same contract.
   const gatewayConfig = bank ? { ...config.gateway, bankUrl: bank.url, bankApiKey: bank.apiKey } : config.gateway;

@@ -133,7 +133,8 @@ export function readTenantsConfig(env: NodeJS.ProcessEnv, problems: string[]): T
  * whose tenant is not listed: such a client could never pay, and a typo in either
  * list is better found at start-up than by the tenant.
  */
-export function tenantDirectoryFor(setting: TenantsSetting, clientTenants: readonly string[]): TenantDirectory {
+export function tenantDirectoryFor(setting: TenantsSetting, apiKeys: readonly { readonly role: string; readonly tenant?: string | undefined }[]): TenantDirectory {
+  const clientTenants = apiKeys.flatMap((entry) => (entry.role === 'client' && entry.tenant !== undefined ? [entry.tenant] : []));
   const entries = setting ?? DEMO_TENANTS;
   const policies = new Map<string, TenantPolicy>(
     entries.map((entry) => [

@@ -73,8 +73,8 @@ describe('TENANTS', () => {
   });
 
   it('when a client tenant is not listed, then the directory refuses naming it; the demo directory knows the demo tenants', () => {
-    expect(() => tenantDirectoryFor([{ tenantId: 'acme', debitAccounts: [ACME] }], ['acme', 'initech'])).toThrow(new ConfigError(['TENANTS: tenant initech has a client API key but no registered debit accounts']));
-    const demo = tenantDirectoryFor(undefined, ['acme', 'globex']);
+    expect(() => tenantDirectoryFor([{ tenantId: 'acme', debitAccounts: [ACME] }], [{ role: 'client', tenant: 'acme' }, { role: 'client', tenant: 'initech' }, { role: 'analyst' }])).toThrow(new ConfigError(['TENANTS: tenant initech has a client API key but no registered debit accounts']));
+    const demo = tenantDirectoryFor(undefined, [{ role: 'client', tenant: 'acme' }, { role: 'client', tenant: 'globex' }]);
     expect([...demo.policyOf('acme' as TenantId)!.debitAccounts]).toEqual([ACME]);
     expect(demo.policyOf('acme' as TenantId)!.limits).toBeUndefined();
     expect(demo.policyOf('initech' as TenantId)).toBeUndefined();

@@ -61,16 +61,12 @@ export function apiSettingsFrom(core: Pick<CoreConfig, 'apiKeys' | 'amountMajorM
   return { apiKeys: core.apiKeys, amountMajorMax: core.amountMajorMax, bodyBytesMax: core.bodyBytesMax, rateLimitPerMinute: core.rateLimitPerMinute };
 }
 
-export function clientTenantsOf(apiKeys: readonly { readonly role: string; readonly tenant?: string | undefined }[]): string[] {
-  return apiKeys.flatMap((entry) => (entry.role === 'client' && entry.tenant !== undefined ? [entry.tenant] : []));
-}
-
 export function createApiServer(options: ApiServerOptions): ApiServer {
   const apiKeys = acceptedApiKeys(options.apiKeys);
   const now = options.now ?? (() => new Date());
   const registry = createOpenApiRegistry();
   // Checked even when the caller built the payments module: a client key without a listed tenant refuses start-up.
-  const tenants = tenantDirectoryFor(options.tenants, clientTenantsOf(apiKeys));
+  const tenants = tenantDirectoryFor(options.tenants, apiKeys);
   const payments = options.payments ?? createPaymentsModule({ store: options.store, tenants });
   const idempotency = options.idempotency ?? createIdempotencyRecords({ store: options.store });
   const extra = options.extraRouters?.({ registry, payments, idempotency }) ?? {};

@@ -5,7 +5,6 @@ import { readTenantsConfig, tenantDirectoryFor } from '../config/tenants';
 import { openStores } from '../event-store/open';
 import { acceptedApiKeys } from '../http/auth';
 import { createApiModule } from '../http/module';
-import { clientTenantsOf } from '../http/server';
 import { runProcess } from './run';
 
 void runProcess('paystream-api', async (logger, parts) => {
@@ -13,7 +12,7 @@ void runProcess('paystream-api', async (logger, parts) => {
   const { core, gateway, tenants } = loadConfig({ core: readCoreConfig, gateway: readGatewayConfig, tenants: readTenantsConfig });
   // Refused before anything opens: a server store without API_KEYS, or a client key whose tenant
   // has no registered debit accounts, never gets as far as a connection.
-  tenantDirectoryFor(tenants, clientTenantsOf(acceptedApiKeys(core.apiKeys)));
+  tenantDirectoryFor(tenants, acceptedApiKeys(core.apiKeys));
   const { store, database } = parts.closeOnStop(await openStores(core, logger));
   await parts.start(createApiModule({ core, tenants, gateway, store, database, logger }));
 });
