@@ -19,6 +19,7 @@ import { createReadModelQueries } from '../projections/read-models/queries';
 import { READ_MODELS } from '../projections/read-models';
 import { createAnalyticsRouter } from './analytics/routes';
 import { createDashboardRouter } from './dashboard/routes';
+import { createOpsPortalRouter } from './ops-portal/routes';
 import type { ExtraRoutersContext } from './server';
 import { createOpsRouter } from './ops/routes';
 
@@ -71,6 +72,6 @@ export async function prepareStaffRoutes(options: StaffRoutesOptions): Promise<E
       }),
       createAnalyticsRouter({ queries: createReadModelQueries(options.database), freshness, registry, readWaitMsMax: options.readWaitMsMax }),
     ],
-    publicRouters: [createDashboardRouter()],
+    publicRouters: [createDashboardRouter(), createOpsPortalRouter()],
   });
 }

@@ -34,7 +34,7 @@ const API_HEADERS = ['etag', 'location', 'retry-after', 'x-log-position', 'allow
  * Pages for people, not API operations: the docs page (Swagger UI) and the
  * analysts' dashboard, with their scripts and styles. Answered, not described.
  */
-const NOT_API_PATHS = [/^\/docs(\/|$)/, /^\/dashboard(\/|$)/];
+const NOT_API_PATHS = [/^\/docs(\/|$)/, /^\/dashboard(\/|$)/, /^\/ops$/, /^\/ops\/portal\//];
 
 export interface ObservedResponse {
   readonly method: string;

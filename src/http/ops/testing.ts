@@ -15,6 +15,7 @@ import type { EngineName } from '../../../test/support/databases';
 import { contractFetch } from '../../../test/support/openapi-contract';
 import { DEMO_API_KEYS } from '../auth';
 import { createApiServer, type ApiServer } from '../server';
+import { createOpsPortalRouter } from '../ops-portal/routes';
 import { createOpsRouter } from './routes';
 
 /** The in-flight bound of Idempotency-Key claims in these tests (the API's clock moves past it to take a claim over). */
@@ -83,7 +84,7 @@ export async function startOpsApi(engine: EngineName, settings: OpsApiSettings =
     idempotency,
     extraRouters: ({ registry }) => ({
       routers: [createOpsRouter({ operatorActions, workQueue: parts.workQueue, idempotency, now, registry, actionLimitPerHour: settings.actionLimitPerHour ?? 0 })],
-      publicRouters: [],
+      publicRouters: [createOpsPortalRouter()],
     }),
   });
   const url = (await api.listen(0, '127.0.0.1')).url;
