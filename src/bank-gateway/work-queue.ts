@@ -21,7 +21,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../db/database';
-import { runMigrations, type Migration } from '../event-store/sql/migrations';
+import { runMigrations, type Migration } from '../db/migrations';
 import type { PaymentId, TenantId } from '../domain/ids';
 import type { PaymentStatus } from '../domain/payment';
 

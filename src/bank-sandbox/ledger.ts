@@ -10,7 +10,7 @@
  * accepted key, and a stored response whenever there is a transfer.
  */
 import type { Database, SqlClient } from '../db/database';
-import { runMigrations, type Migration } from '../event-store/sql/migrations';
+import { runMigrations, type Migration } from '../db/migrations';
 import type { TransferRequestBody, TransferView } from './wire';
 import type { Decision } from './magic-ibans';
 

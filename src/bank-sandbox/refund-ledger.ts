@@ -17,7 +17,7 @@
  * their fast path stay exactly as they are.
  */
 import type { Database, SqlClient } from '../db/database';
-import { runMigrations, type Migration } from '../event-store/sql/migrations';
+import { runMigrations, type Migration } from '../db/migrations';
 
 export const REFUND_LEDGER_MIGRATIONS_NAME = 'bank-sandbox-refunds';
 

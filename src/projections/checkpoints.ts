@@ -6,7 +6,7 @@
  * runner) can never apply the same batch twice.
  */
 import type { Database, SqlClient } from '../db/database';
-import { runMigrations, type Migration } from '../event-store/sql/migrations';
+import { runMigrations, type Migration } from '../db/migrations';
 import { START, type GlobalPosition } from '../event-store/port';
 import { identifier, liveTableNames, type Projection } from './projection';
 

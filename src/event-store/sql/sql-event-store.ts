@@ -27,9 +27,10 @@ import {
   type SubscribeToAllOptions,
 } from '../port';
 import { isTransientDatabaseError } from '../../db/errors';
+import { runMigrations } from '../../db/migrations';
 import { assertValidAppend, assertValidStreamName, repeatedAppend, type ActualRevision, type StoredPlace } from './append-rules';
 import { GroupCommit } from './group-commit';
-import { EVENT_STORE_MIGRATIONS, runMigrations } from './migrations';
+import { EVENT_STORE_MIGRATIONS } from './migrations';
 import {
   APPEND_SQL,
   HEAD_POSITION_SQL,

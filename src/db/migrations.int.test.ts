@@ -2,8 +2,8 @@
  * The shared migration helper: each migration once, in order, atomically, even
  * when several processes start at the same moment.
  */
-import { PostgresDatabase } from '../../db/database';
-import { createTestSchema, openTestDatabase, serverPostgresSkipReason, serverPostgresUrl, sqlEngines } from '../../../test/support/databases';
+import { PostgresDatabase } from './database';
+import { createTestSchema, openTestDatabase, serverPostgresSkipReason, serverPostgresUrl, sqlEngines } from '../../test/support/databases';
 import { appliedMigrations, runMigrations, type Migration } from './migrations';
 
 const LIST: readonly Migration[] = [
