@@ -41,7 +41,7 @@ import {
   type StreamRevision,
   type SubscribeToAllOptions,
 } from '../port';
-import { assertExpectedRevision, assertValidAppend, assertValidStreamName, repeatedAppend } from '../sql/append-rules';
+import { assertExpectedRevision, assertValidAppend, assertValidStreamName, repeatedAppend } from '../append-rules';
 import {
   fromClientPosition,
   fromClientRecordedEvent,

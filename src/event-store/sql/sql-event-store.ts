@@ -28,7 +28,7 @@ import {
 } from '../port';
 import { isTransientDatabaseError } from '../../db/errors';
 import { runMigrations } from '../../db/migrations';
-import { assertValidAppend, assertValidStreamName, repeatedAppend, type ActualRevision, type StoredPlace } from './append-rules';
+import { assertValidAppend, assertValidStreamName, repeatedAppend, type ActualRevision, type StoredPlace } from '../append-rules';
 import { GroupCommit } from './group-commit';
 import { EVENT_STORE_MIGRATIONS } from './migrations';
 import {

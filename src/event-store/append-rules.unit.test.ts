@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { WrongExpectedVersionError, type EventData, type RecordedEvent } from '../port';
+import { WrongExpectedVersionError, type EventData, type RecordedEvent } from './port';
 import { assertExpectedRevision, assertValidAppend, repeatedAppend } from './append-rules';
 
 const LIMITS = { eventsPerAppendMax: 3, streamNameLengthMax: 10 };

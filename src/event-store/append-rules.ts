@@ -11,7 +11,7 @@ import {
   type ExpectedRevision,
   type RecordedEvent,
   type StreamRevision,
-} from '../port';
+} from './port';
 
 export type ActualRevision = StreamRevision | 'no_stream';
 
