@@ -7,6 +7,7 @@
  * See docs/data-protection.md.
  */
 import pino, { type Logger } from 'pino';
+import { maskIban } from './shared/mask-iban';
 
 export type { Logger };
 
@@ -24,11 +25,6 @@ const REDACTED_PATHS = [
   '*.debtorIban',
   '*.creditorIban',
 ];
-
-export function maskIban(iban: unknown): string {
-  if (typeof iban !== 'string' || iban.length < 5) return '****';
-  return `****${iban.slice(-4)}`;
-}
 
 /**
  * An IBAN in electronic form as a whole word: two letters, two check digits, 11

@@ -4,7 +4,7 @@
  * port: given the payment, the claim and the bank's answers, one verdict.
  */
 import type { EvidenceMismatch } from '../domain/operator-audit';
-import { maskIban } from '../logging';
+import { maskIban } from '../shared/mask-iban';
 import type { BankLookupRecord } from '../domain/payment';
 import type { ExistingPaymentState } from '../domain/payment';
 

@@ -5,7 +5,8 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
-import { maskIban, type Logger } from '../logging';
+import type { Logger } from '../logging';
+import { maskIban } from '../shared/mask-iban';
 import { createUlidFactory } from '../random-ids';
 import { FaultsReplacement, type FaultSwitchboard } from './faults';
 import { KeyLostError, type Ledger } from './ledger';

@@ -9,7 +9,7 @@ import type { RecordedEvent } from '../../event-store/port';
 import { currencyExponent, formatMinor } from '../../domain/money';
 import type { Party, PaymentEvent } from '../../domain/payment';
 import { assertNever } from '../../domain/errors';
-import { maskIban } from '../../logging';
+import { maskIban } from '../../shared/mask-iban';
 import { identifier, tableName, type Projection, type TableNames } from '../projection';
 import { unnestRowSet, type RowSetColumn } from './sql-rows';
 import { decodePaymentEvents, PAYMENT_EVENTS_FILTER, type DecodedPaymentEvent } from './payment-events';

@@ -12,7 +12,7 @@ import type { SqlClient } from '../../db/database';
 import { formatPosition, type RecordedEvent } from '../../event-store/port';
 import type { PaymentEvent, PaymentStatus } from '../../domain/payment';
 import { assertNever } from '../../domain/errors';
-import { maskIban } from '../../logging';
+import { maskIban } from '../../shared/mask-iban';
 import { identifier, tableName, type Projection, type TableNames } from '../projection';
 import { unnestRowSet, type RowSetColumn } from './sql-rows';
 import { decodePaymentEvents, paymentKey, paymentsToLoad, PAYMENT_EVENTS_FILTER, statusAfter, type DecodedPaymentEvent } from './payment-events';
