@@ -13,6 +13,7 @@ import {
   evolve,
   initialState,
   PAYMENT_EVENT_SCHEMA_VERSION,
+  paymentIdConflictRefused,
   upcastPaymentEvent,
   type ExistingPaymentState,
   type PaymentCommand,
@@ -107,17 +108,8 @@ export function createPaymentsModule(options: PaymentsModuleOptions) {
 
   /** A refused reuse of an id is itself a fact worth keeping: who tried what, when. */
   async function auditIdConflict(input: RequestPaymentInput, metadata: CommandMetadata, error: DomainError): Promise<void> {
-    const event = {
-      type: 'PaymentIdConflictRefused',
-      data: {
-        tenantId: input.tenantId,
-        paymentId: input.paymentId,
-        attemptedBy: metadata.principal.id,
-        attemptedAt: metadata.now.toISOString(),
-        payloadSha256: instructionHash(input.instruction),
-        differingFields: (error.details['differingFields'] as string[] | undefined) ?? [],
-      },
-    };
+    const differingFields = (error.details['differingFields'] as string[] | undefined) ?? [];
+    const event = paymentIdConflictRefused({ tenantId: input.tenantId, paymentId: input.paymentId, payloadSha256: instructionHash(input.instruction), differingFields }, metadata);
     await options.store.appendToStream(paymentIdConflictAuditStreamName(input.tenantId), [toEventData(event, metadata, 1, newEventId)], {
       expectedRevision: 'any',
     });

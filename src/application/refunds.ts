@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { DomainError } from '../domain/errors';
 import { paymentStreamName, refundIdConflictAuditStreamName, type PaymentId, type RefundId, type TenantId } from '../domain/ids';
 import type { CommandMetadata } from '../domain/principal';
-import { findRefund, type ExistingPaymentState, type RefundState } from '../domain/payment';
+import { findRefund, refundIdConflictRefused, type ExistingPaymentState, type RefundState } from '../domain/payment';
 import type { EventStore, GlobalPosition } from '../event-store/port';
 import { createCommandHandler } from './command-handler';
 import { toEventData, type NewEventId } from './event-envelope';
@@ -70,17 +70,8 @@ export function createRefundsModule(options: RefundsModuleOptions) {
 
   /** A refused reuse of a refund id is kept: who tried what, when. */
   async function auditIdConflict(input: RequestRefundInput, metadata: CommandMetadata, error: DomainError): Promise<void> {
-    const event = {
-      type: 'RefundIdConflictRefused',
-      data: {
-        tenantId: input.tenantId,
-        paymentId: input.paymentId,
-        refundId: input.refundId,
-        attemptedBy: metadata.principal.id,
-        attemptedAt: metadata.now.toISOString(),
-        differingFields: (error.details['differingFields'] as string[] | undefined) ?? [],
-      },
-    };
+    const differingFields = (error.details['differingFields'] as string[] | undefined) ?? [];
+    const event = refundIdConflictRefused({ tenantId: input.tenantId, paymentId: input.paymentId, refundId: input.refundId, differingFields }, metadata);
     await options.store.appendToStream(refundIdConflictAuditStreamName(input.tenantId), [toEventData(event, metadata, 1, newEventId)], { expectedRevision: 'any' });
   }
 

@@ -7,3 +7,4 @@ export * from './state';
 export * from './upcast';
 export * from './refunds';
 export * from './status';
+export * from './id-conflict';
