@@ -7,7 +7,7 @@
  * last message before it publishes again (see relay.ts).
  */
 import type { Database, SqlClient } from '../db/database';
-import { runMigrations, type Migration } from '../event-store/sql/migrations';
+import { runMigrations, type Migration } from '../db/migrations';
 import { START, type GlobalPosition } from '../event-store/port';
 
 export const RELAY_CHECKPOINT_TABLE = 'relay_checkpoints';

@@ -1,7 +1,7 @@
 import { formatAmount } from '../../domain/money';
 import type { ExistingPaymentState } from '../../domain/payment';
 import type { Principal } from '../../domain/principal';
-import { maskIban } from '../../logging';
+import { maskIban } from '../../shared/mask-iban';
 import type { PaymentViewBody } from './schemas';
 import { refundAmountsOf } from '../refunds/representation';
 
