@@ -8,7 +8,11 @@
  */
 import pino from 'pino';
 import { dailyLimitStreamName, paymentStreamName, type PaymentId, type TenantId } from '../../domain/ids';
-import { parseTenants, type TenantEntry } from '../../config/tenants';
+import { parseTenants, tenantDirectoryFor, type TenantEntry } from '../../config/tenants';
+import { createDailyLimits } from '../../application/daily-limits';
+import { instructionHash } from '../../application/payments';
+import type { CurrencyCode } from '../../domain/money';
+import type { PaymentInstruction } from '../../domain/payment';
 import { KEYS, startTestApi, validPayment, type TestApi, type TestResponse } from '../../../test/support/api';
 import { sqlEngines } from '../../../test/support/databases';
 import { contractFetch } from '../../../test/support/openapi-contract';
@@ -142,6 +146,26 @@ describe.each(sqlEngines())('tenant debit accounts and limits over HTTP on %s', 
       expect((await put('early-1', validPayment({ amount: '1000.00' }))).status).toBe(201);
       expect((await dayStream('acme', 'EUR', '2026-03-06')).length).toBe(2);
       expect((await dayStream('acme', 'EUR', '2026-03-07')).length).toBe(1);
+    });
+
+    it('when the API died between the reservation and the payment, then the day stays over-counted (the safe side) and the client retry reserves nothing more', async () => {
+      onDay('2026-03-10');
+      // The first of the two appends of a PUT, exactly as requestPayment makes it, and then no payment: a crash between them.
+      const instruction: PaymentInstruction = { amountMinor: 100_000, currency: 'EUR' as CurrencyCode, debtor: { name: 'Acme Ltd', iban: 'DE89370400440532013000' }, creditor: { name: 'Bob Supplier', iban: 'GB82WEST12345698765432' }, reference: 'Invoice 2026-11-001', metadata: {} };
+      const limits = tenantDirectoryFor(TENANTS, []).policyOf('acme' as TenantId)!.limits!.get('EUR' as CurrencyCode)!;
+      const beforeCrash = createDailyLimits({ store: api.store, newEventId: () => crypto.randomUUID(), conflictRetryCountMax: 1, queueLengthMax: 1 });
+      const metadata = { now: clock, principal: { kind: 'client' as const, id: 'client:acme', tenantId: 'acme' as TenantId }, requestId: 'crashed', correlationId: 'crashed', causationId: 'crashed' };
+      for (const id of ['crashed-retried', 'crashed-abandoned']) {
+        await beforeCrash.reserve({ tenantId: 'acme' as TenantId, paymentId: id as PaymentId, instruction, payloadSha256: instructionHash(instruction), limits }, metadata);
+      }
+      expect(await paymentStream('acme', 'crashed-retried')).toEqual([]);
+
+      // The client retries its request after the crash: the payment is written, its reservation found, not repeated.
+      expect((await put('crashed-retried', validPayment({ amount: '1000.00' }))).status).toBe(201);
+      // The abandoned one stays counted: 2500.00 - 2 × 1000.00 leaves 500.00.
+      const problem = await expectTenantProblem(await put('after-crash', validPayment({ amount: '500.01' })), 'daily-limit-exceeded', 'Daily limit exceeded');
+      expect(problem).toMatchObject({ usedAmount: '2000.00', remainingAmount: '500.00' });
+      expect((await dayStream('acme', 'EUR', '2026-03-10')).map((event) => event.data['paymentId'])).toEqual(['crashed-retried', 'crashed-abandoned']);
     });
 
     it('when one new id is sent 12 times in parallel, then one payment, reserved once', async () => {
