@@ -15,9 +15,9 @@ import { createTestSchema } from '../support/databases';
 import { startProcess, waitForOutput, type RunningProcess } from './gateway-processes';
 
 export const TENANT = 'acme';
-const CLIENT_KEY = 'e2e-client-acme-000000000001';
-const BANK_ADMIN_KEY = 'e2e-bank-admin-key';
-const BANK_API_KEY = 'e2e-bank-key';
+export const CLIENT_KEY = 'e2e-client-acme-000000000001';
+export const BANK_ADMIN_KEY = 'e2e-bank-admin-key';
+export const BANK_API_KEY = 'e2e-bank-key';
 const START_MS_MAX = 60_000;
 const LISTENING_URL = /"url":"(http:\/\/[^"]+)"/;
 
@@ -54,6 +54,7 @@ export interface Deployment {
   /** The store settings every paystream process of this deployment gets (for a test's own processes). */
   readonly storeEnv: Readonly<Record<string, string>>;
   readonly apiProcess: RunningProcess;
+  readonly bankProcess: RunningProcess;
   /** Starts a gateway process; `extraEnv` adds e.g. PAYSTREAM_CRASH_POINTS. Resolves once it runs. */
   startGateway(name: string, extraEnv?: Record<string, string>): Promise<RunningProcess>;
   putPayment(id: string, options?: { creditorIban?: string }): Promise<number>;
@@ -109,6 +110,7 @@ export async function startDeployment(options: { bankEnv?: Record<string, string
     bank,
     storeEnv,
     apiProcess,
+    bankProcess,
     endToEndIdOf,
     startGateway: (name, extraEnv = {}) =>
       launch(name, 'src/processes/gateway.ts', { ...storeEnv, ...GATEWAY_ENV, BANK_URL: bankUrl, BANK_API_KEY, GATEWAY_ID: name, ...extraEnv }),
