@@ -177,6 +177,8 @@ export function createOperatorActions(options: OperatorActionsOptions) {
     switch (action.kind) {
       case 'resolve-payment':
         try {
+          const contradiction = await recheckAtBank(action, approval.approvalId, metadata);
+          if (contradiction) return contradiction;
           if (action.outcome === 'settled' && action.bankTransferId) await reserveTransfer(action.bankTransferId, action, 'approve', metadata);
           const payment = await payments.execute(action.tenantId, action.paymentId, {
             type: 'ResolveManually',
@@ -198,6 +200,28 @@ export function createOperatorActions(options: OperatorActionsOptions) {
       default:
         return assertNeverAction(action.kind);
     }
+  }
+
+  /**
+   * The bank may have answered since the proposal was made: asked again just
+   * before the approved outcome is recorded. A bank that now contradicts the
+   * proposal wins over the two people (refused, audited, the payment stays
+   * parked); one that confirms it or still cannot tell lets the approval run.
+   * A payment no longer parked (a crash after executing, a repeat) is left to
+   * the decider, which answers the same resolution again without writing.
+   */
+  async function recheckAtBank(action: Extract<ApprovalAction, { kind: 'resolve-payment' }>, approvalId: string, metadata: CommandMetadata): Promise<ExecutionResult | undefined> {
+    const found = await payments.getPayment(action.tenantId, action.paymentId);
+    if (!found || found.state.status !== 'unknown') return undefined;
+    const verdict = await checkClaimAtBank(bank, found.state, { outcome: action.outcome, bankTransferId: action.bankTransferId });
+    if (verdict.kind !== 'contradicted') return undefined;
+    const detail = `the bank now contradicts the approved outcome: ${verdict.mismatches.map((mismatch) => `${mismatch.field} is ${mismatch.bank} at the bank, not ${mismatch.expected}`).join('; ')}`;
+    await auditRefusal(
+      action,
+      { action: 'approve', problem: 'bank_evidence_mismatch', detail, claim: { outcome: action.outcome, bankTransferId: action.bankTransferId }, bankAnswer: verdict.bankAnswer, mismatches: verdict.mismatches, approvalId },
+      metadata,
+    );
+    return { kind: 'failed', problem: 'bank_evidence_mismatch', detail };
   }
 
   /**

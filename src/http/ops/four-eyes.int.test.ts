@@ -206,6 +206,8 @@ describe.each(sqlEngines())('four eyes on the operator desk on %s', (engine) => 
       const [first, second] = [await parkedDuringOutage(), await parkedDuringOutage()];
       const one = await proposeDuringOutage(first!, { outcome: 'settled', bankTransferId: 'tr_SHARED_CLAIM' });
       const two = await proposeDuringOutage(second!, { outcome: 'settled', bankTransferId: 'tr_SHARED_CLAIM' });
+      // Still down when they are approved: a bank that answers would refuse the invented transfer at the re-check.
+      await bank.setFaults({ outage: true });
       const [a, b] = await Promise.all([one, two].map((approval) => call('POST', `/ops/approvals/${approval['id']}/approve`, SECOND_SUPERVISOR_KEY, { reason: 'statement shows it' }, keyed())));
       const executions = [(await a!.json()) as Json, (await b!.json()) as Json].map((view) => view['execution']);
       expect(executions.map((execution) => execution['status']).sort()).toEqual(['executed', 'failed']);
@@ -213,6 +215,23 @@ describe.each(sqlEngines())('four eyes on the operator desk on %s', (engine) => 
       const statuses = [await harness.status(first!), await harness.status(second!)].sort();
       expect(statuses).toEqual(['settled', 'unknown']);
       expect(await harness.store.readStream('bank-transfer-tr_SHARED_CLAIM')).toHaveLength(1);
+    });
+
+    it('when the bank answers between proposal and approval and contradicts it, then the approval executes nothing: failed bank-evidence-mismatch, audited, payment still parked', async () => {
+      const { id } = await parkedAfterExecution();
+      // Lookups still fail: the bank cannot tell, so "rejected" becomes a proposal.
+      const response = await resolve(id, { outcome: 'rejected' });
+      expect(response.status).toBe(202);
+      const approval = ((await response.json()) as Json)['approval'];
+      await bank.heal();
+      const before = await revisionOf(id);
+      const approved = await call('POST', `/ops/approvals/${approval['id']}/approve`, SECOND_SUPERVISOR_KEY, { reason: 'statement shows nothing' }, keyed());
+      expect(approved.status).toBe(200);
+      expect(await approved.json()).toMatchObject({ status: 'approved', execution: { status: 'failed', problem: 'bank_evidence_mismatch' } });
+      await expectUnchanged(id, before);
+      const refusals = (await auditOf(id)).filter((event) => event.data['action'] === 'approve');
+      expect(refusals).toHaveLength(1);
+      expect(refusals[0]!.data).toMatchObject({ problem: 'bank_evidence_mismatch', approvalId: approval['id'], mismatches: [{ field: 'outcome', expected: 'rejected' }] });
     });
 
     it('when the proposal has expired, then approving is 409 approval-expired and it is listed as expired', async () => {
