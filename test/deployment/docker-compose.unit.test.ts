@@ -105,9 +105,9 @@ describe.each(FILES)('%s', (file) => {
 });
 
 describe('docker-compose.yml', () => {
-  it('when it is read, then the secrets it needs are exactly API_KEYS, POSTGRES_PASSWORD and BANK_API_KEY, and BANK_URL is required too', () => {
+  it('when it is read, then the secrets it needs are exactly API_KEYS, POSTGRES_PASSWORD and BANK_API_KEY, and BANK_URL and TENANTS are required too', () => {
     const required = new Set(strings(load('docker-compose.yml'), '', []).flatMap(({ value }) => interpolations(value)).filter(isRequiredWithMessage).map((use) => use.name));
-    expect([...required].sort()).toEqual(['API_KEYS', 'BANK_API_KEY', 'BANK_URL', 'POSTGRES_PASSWORD']);
+    expect([...required].sort()).toEqual(['API_KEYS', 'BANK_API_KEY', 'BANK_URL', 'POSTGRES_PASSWORD', 'TENANTS']);
   });
 
   it('when it is read, then it starts no sandbox bank: that lives in docker-compose.sandbox.yml, outside production', () => {
