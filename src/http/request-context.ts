@@ -17,6 +17,7 @@
 import type { Express, Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../logging';
 import type { NewId } from '../random-ids';
+import { maskIban } from '../shared/mask-iban';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -44,7 +45,7 @@ function acceptedId(value: string | string[] | undefined): string | undefined {
 
 /** A URL fit for a log line: IBAN-shaped parts keep only their last four characters. */
 export function loggableUrl(url: string): string {
-  return url.replace(IBAN_IN_TEXT, (iban) => `****${iban.slice(-4)}`);
+  return url.replace(IBAN_IN_TEXT, (iban) => maskIban(iban));
 }
 
 /**
