@@ -28,7 +28,7 @@ type Document = { paths?: Record<string, Record<string, Operation>>; components?
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'trace'] as const;
 
 /** Headers this API sets itself: sending one where the document is silent is drift. */
-const API_HEADERS = ['etag', 'location', 'retry-after', 'x-log-position', 'allow', 'ratelimit', 'ratelimit-policy', 'www-authenticate', 'accept-post', 'idempotency-replayed'];
+const API_HEADERS = ['etag', 'location', 'retry-after', 'x-log-position', 'allow', 'ratelimit', 'ratelimit-policy', 'www-authenticate', 'accept-post', 'idempotent-replayed'];
 
 /**
  * Pages for people, not API operations: the docs page (Swagger UI) and the
