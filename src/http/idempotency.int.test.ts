@@ -35,7 +35,9 @@ describe.each(sqlEngines())('Idempotency-Key on a client POST (cancel) on %s', (
   });
   afterAll(() => api.close());
 
-  const create = async (id: string, key: string = KEYS.acme) => expect((await api.call('PUT', `/payments/${id}`, { key, body: validPayment() })).status).toBe(201);
+  // Each tenant pays from its own registered debit account.
+  const debtorOf = (key: string) => (key === KEYS.globex ? { debtor: { name: 'Globex Corp', iban: 'GB29NWBK60161331926819' } } : {});
+  const create = async (id: string, key: string = KEYS.acme) => expect((await api.call('PUT', `/payments/${id}`, { key, body: validPayment(debtorOf(key)) })).status).toBe(201);
   const cancel = (id: string, idempotencyKey: string | undefined, body: Json = { reason: 'ordered twice' }, key: string = KEYS.acme) =>
     api.call('POST', `/payments/${id}/cancel`, { key, body, headers: idempotencyKey === undefined ? {} : { 'idempotency-key': idempotencyKey } });
   const eventsOf = (id: string, tenant = 'acme') => api.store.readStream(paymentStreamName(tenant as TenantId, id as PaymentId));
