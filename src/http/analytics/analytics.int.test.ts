@@ -267,11 +267,9 @@ describe.each(sqlEngines())('analyst API on %s', (engine) => {
       { path: `/reports/volume?from=2026-03-01&to=2026-03-10&minPosition=${formatPosition({ commit: written.commit, prepare: written.prepare + 1n })}`, headers: {}, pointer: '#/query/minPosition' },
     ];
     for (const ask of asks) {
-      const started = Date.now();
       const response = await api.call(ask.path, { key: KEYS.analyst, headers: ask.headers });
+      // Refused rather than waited for: a wait that runs out answers 503 projection-behind.
       expect({ path: ask.path, status: response.status }).toEqual({ path: ask.path, status: 400 });
-      // Refused at once: the suite's read wait is 300 ms, and the wait is never started.
-      expect(Date.now() - started).toBeLessThan(300);
       expect(response.headers.get('content-type')).toContain('application/problem+json');
       const body = (await response.json()) as { type: string; lastWrittenPosition: string; errors: Array<{ pointer: string }> };
       expect(body.type).toBe('/problems/position-beyond-log-head');
@@ -290,7 +288,7 @@ describe.each(sqlEngines())('analyst API on %s', (engine) => {
       await older.query('SELECT pg_current_xact_id()');
       const put = await api.fetch(`${api.url}/payments/wait-behind-older`, {
         method: 'PUT',
-        headers: { authorization: `Bearer ${KEYS.globex}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${KEYS.acme}`, 'content-type': 'application/json' },
         body: JSON.stringify(validPayment()),
       });
       expect(put.status).toBe(201);
@@ -299,7 +297,7 @@ describe.each(sqlEngines())('analyst API on %s', (engine) => {
       const [commit, prepare] = position.split('/').map(BigInt) as [bigint, bigint];
       expect(comparePositions(await api.harness.store.headPosition(), { commit, prepare } satisfies GlobalPosition)).toBeLessThan(0);
       setTimeout(() => void older.query('COMMIT'), 100);
-      const read = await api.call('/payments?tenant=globex&limit=500', { key: KEYS.analyst, headers: { 'x-wait-for-position': position } });
+      const read = await api.call('/payments?tenant=acme&limit=500', { key: KEYS.analyst, headers: { 'x-wait-for-position': position } });
       expect(read.status).toBe(200);
       expect(((await read.json()) as { items: Item[] }).items.map((item) => item.id)).toContain('wait-behind-older');
     } finally {
