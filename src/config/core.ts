@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { integerFromEnv, key, readSection, type SectionValues } from './env';
 
@@ -22,7 +23,43 @@ const apiKeysFromEnv = z
       return z.NEVER;
     }
   })
-  .pipe(z.array(apiKeyEntry).min(1))
+  .pipe(z.array(apiKeyEntry).min(1).superRefine(refuseDuplicateKeys))
+  .optional();
+
+/**
+ * One key, one principal: a key listed twice (with two roles or tenants, say)
+ * would make who is calling a matter of list order. The message names the
+ * entries by position, never the key itself.
+ */
+function refuseDuplicateKeys(entries: readonly ApiKeyEntry[], context: z.RefinementCtx): void {
+  const firstAt = new Map<string, number>();
+  entries.forEach((entry, index) => {
+    const first = firstAt.get(entry.key);
+    if (first === undefined) firstAt.set(entry.key, index);
+    else context.addIssue({ code: 'custom', message: `entries ${first + 1} and ${index + 1} have the same key; each key must be listed once` });
+  });
+}
+
+const isTrustedProxyEntry = (entry: string) => {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address, prefix, ...rest] = entry.split('/');
+  return rest.length === 0 && isIP(address!) !== 0 && (prefix === undefined || /^[0-9]{1,3}$/.test(prefix));
+};
+
+/** express's `trust proxy` setting, checked here so a typo stops start-up instead of every request. */
+const trustProxyFromEnv = z
+  .string()
+  .transform((text, context): number | string | false => {
+    const value = text.trim();
+    if (value === 'false') return false;
+    if (/^[0-9]{1,2}$/.test(value)) return Number(value);
+    const entries = value.split(',').map((entry) => entry.trim());
+    if (value === 'true' || !entries.every(isTrustedProxyEntry)) {
+      context.addIssue({ code: 'custom', message: 'must be a hop count, or addresses, subnets or loopback/linklocal/uniquelocal separated by commas (`true` would trust any client)' });
+      return z.NEVER;
+    }
+    return entries.join(',');
+  })
   .optional();
 
 /**
@@ -52,6 +89,23 @@ export const coreSection = {
   amountMajorMax: key('AMOUNT_MAJOR_MAX', 'Largest payment amount in major units of its currency.', integerFromEnv(1, 1_000_000_000).default(1_000_000), '1000000'),
   bodyBytesMax: key('BODY_BYTES_MAX', 'Largest accepted request body in bytes.', integerFromEnv(1_024, 1_048_576).default(65_536), '65536'),
   rateLimitPerMinute: key('RATE_LIMIT_PER_MINUTE', 'Requests one API key may make per minute (in-process count: per API instance); 0 turns the limit off.', integerFromEnv(0, 10_000_000).default(6_000), '6000'),
+  addressRateLimitPerMinute: key(
+    'ADDRESS_RATE_LIMIT_PER_MINUTE',
+    "Requests without an API key, and refused ones (4xx), one client address may make per minute; past it the address gets 429 until its minute is over (in-process count: per API instance). Load balancers' anonymous /health probes are not counted. 0 turns the limit off.",
+    integerFromEnv(0, 1_000_000).default(600),
+    '600',
+  ),
+  authFailureLimitPerMinute: key(
+    'AUTH_FAILURE_LIMIT_PER_MINUTE',
+    'Failed authentications (401) one client address may make per minute; past it every request from that address, with any key, is 429 until its minute is over (in-process count: per API instance). 0 turns the limit off.',
+    integerFromEnv(0, 100_000).default(20),
+    '20',
+  ),
+  trustProxy: key(
+    'TRUST_PROXY',
+    "Proxies in front of the API whose X-Forwarded-For names the client address the limits count: a hop count (1 = the nearest proxy), or a comma-separated list of addresses, subnets or loopback/linklocal/uniquelocal (express's trust proxy). Unset: none, the TCP peer is the client. `true` is refused: any client could then choose its own address.",
+    trustProxyFromEnv,
+  ),
   approvalTtlMs: key('APPROVAL_TTL_MS', 'How long a proposal (maker-checker) waits for a supervisor before it expires.', integerFromEnv(60_000, 30 * 24 * 3_600_000).default(86_400_000), '86400000'),
   replayWindowMs: key('REPLAY_WINDOW_MS', "How long after a payment's first bank submission an operator may still retry it; later, recovery goes through a compensation. Idempotency keys are kept at least this long.", integerFromEnv(1_000, 365 * 24 * 3_600_000).default(604_800_000), '604800000'),
   opsActionLimitPerHour: key('OPS_ACTION_LIMIT_PER_HOUR', 'Retries, resolves, approvals and rejections each that one staff member may make per hour (in-process count: per API instance); 0 turns the limit off.', integerFromEnv(0, 100_000).default(120), '120'),

@@ -6,7 +6,8 @@
 import express, { type Router } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import type { Logger } from '../logging';
-import { authenticate, principalFrom, type Authenticator } from './auth';
+import { authenticate, authenticateIfPresented, createAuthFailureThrottle, presentedPrincipal, principalFrom, type Authenticator } from './auth';
+import { addressRateLimit, edgeHeaders, refuseQueryCredentials } from './edge';
 import { createDocsRouter } from './docs-page';
 import { createHealthRouter, registerHealthOpenApi, type ReadinessCheck } from './health';
 import { buildOpenApiDocument, type OpenAPIRegistry } from './openapi';
@@ -22,6 +23,12 @@ export interface AppOptions {
   readonly bodyBytesMax: number;
   /** Requests per API key per minute; 0 is no limit. */
   readonly rateLimitPerMinute: number;
+  /** Requests without a key, or refused (4xx), per client address per minute; 0 is no limit. */
+  readonly addressRateLimitPerMinute: number;
+  /** Failed authentications per client address per minute; 0 is no limit. */
+  readonly authFailureLimitPerMinute: number;
+  /** express's `trust proxy` (false: the TCP peer is the client). */
+  readonly trustProxy: number | string | false;
   readonly registry: OpenAPIRegistry;
   readonly readinessChecks: ReadonlyMap<string, ReadinessCheck>;
   /** Routes that need an API key. */
@@ -38,20 +45,33 @@ export function createApp(options: AppOptions): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
+  app.set('trust proxy', options.trustProxy);
   installRequestLogger(app, options.logger);
   app.use(requestContext({ logger: options.logger, newId: options.newRequestId ?? createUlidFactory() }));
+  app.use(edgeHeaders);
+  if (options.addressRateLimitPerMinute > 0) app.use(addressRateLimit(options.addressRateLimitPerMinute));
   app.use(requireHost());
-  app.use(express.json({ limit: options.bodyBytesMax, type: ['application/json', 'application/*+json'], strict: false, verify: refuseDuplicateMembers }));
+  app.use(refuseQueryCredentials);
+  const throttle = createAuthFailureThrottle(options.authFailureLimitPerMinute);
   registerHealthOpenApi(options.registry);
-  app.use(createHealthRouter(options.readinessChecks));
+  app.use(createHealthRouter(options.readinessChecks, { identify: authenticateIfPresented(options.authenticator, throttle), showDetails: isStaffOnDuty }));
   app.use(createDocsRouter(() => buildOpenApiDocument(options.registry, options.version ?? '0.1.0'), options.registry));
   for (const router of options.publicRouters ?? []) app.use(router);
-  app.use(authenticate(options.authenticator));
+  // Rationale: the key is checked before any body is read, so an unauthenticated
+  // client cannot make the server parse (or buffer) anything: its body is never touched.
+  app.use(authenticate(options.authenticator, throttle));
   if (options.rateLimitPerMinute > 0) app.use(perKeyRateLimit(options.rateLimitPerMinute));
+  app.use(express.json({ limit: options.bodyBytesMax, type: ['application/json', 'application/*+json'], strict: false, verify: refuseDuplicateMembers }));
   for (const router of options.routers) app.use(router);
   app.use(notFoundHandler);
   app.use(problemErrorHandler);
   return app;
+}
+
+/** Readiness details (hosts, pids, queue, positions) are for the staff who operate the service. See docs/adr/0016-health-details-for-staff.md. */
+function isStaffOnDuty(res: express.Response): boolean {
+  const principal = presentedPrincipal(res);
+  return principal?.kind === 'staff' && (principal.role === 'operator' || principal.role === 'supervisor');
 }
 
 /** Counted per principal (after authentication), so one noisy client cannot starve the others. */

@@ -10,6 +10,7 @@ import { ApiKeysRequired, type ApiKeyEntry, type ApiKeysSetting } from '../confi
 import { ConfigError } from '../config/env';
 import type { TenantId } from '../domain/ids';
 import type { Principal, Role } from '../domain/principal';
+import { clientAddressKey, createWindowCounter, tooManyRequests, type WindowCounter } from './edge';
 import { HttpProblem } from './problem';
 
 /**
@@ -52,6 +53,10 @@ export interface Authenticator {
 
 export function createAuthenticator(entries: readonly ApiKeyEntry[]): Authenticator {
   const records: KeyRecord[] = entries.map((entry, index) => ({ digest: digest(entry.key), principal: principalOf(entry, index) }));
+  // The configuration refuses duplicates at start-up; this guards keys handed in any other way.
+  if (new Set(records.map((record) => record.digest.toString('hex'))).size !== records.length) {
+    throw new ConfigError(['API_KEYS: a key is listed more than once; each key must be listed once']);
+  }
   return {
     authenticate(authorization) {
       // The scheme name is case-insensitive (RFC 9110, section 11.1).
@@ -73,16 +78,68 @@ export function roleOf(principal: Principal): Role | 'system' {
   return 'system';
 }
 
-export function authenticate(authenticator: Authenticator): RequestHandler {
-  return (req, res, next) => {
-    // Node keeps the first of several Authorization headers; which key was meant is unknowable.
-    const principal = authorizationHeaderCount(req.rawHeaders) > 1 ? undefined : authenticator.authenticate(req.get('authorization'));
-    if (!principal) {
-      return next(new HttpProblem(401, 'unauthenticated', 'Unauthenticated', 'send a valid API key as "Authorization: Bearer <key>"', {}, { 'WWW-Authenticate': 'Bearer realm="paystream"' }));
-    }
-    res.locals['principal'] = principal;
+/**
+ * Failed authentications per client address. Past the limit, every request from
+ * that address is 429 until its minute is over, a valid key included: letting a
+ * valid key through would tell a guesser which of its guesses was right.
+ */
+export interface AuthFailureThrottle {
+  /** Seconds to wait when the address is over its limit. */
+  refused(req: Request): Promise<number | undefined>;
+  failed(req: Request): Promise<void>;
+}
+
+export function createAuthFailureThrottle(limitPerMinute: number): AuthFailureThrottle {
+  if (limitPerMinute <= 0) return { refused: async () => undefined, failed: async () => undefined };
+  const counter: WindowCounter = createWindowCounter(limitPerMinute);
+  return {
+    refused: (req) => counter.exhausted(clientAddressKey(req)),
+    failed: (req) => counter.count(clientAddressKey(req)),
+  };
+}
+
+const unauthenticated = () =>
+  new HttpProblem(401, 'unauthenticated', 'Unauthenticated', 'send a valid API key as "Authorization: Bearer <key>"', {}, { 'WWW-Authenticate': 'Bearer realm="paystream"' });
+
+/** The principal of the request's key, or the problem to answer; every failure is counted. */
+async function principalOrProblem(req: Request, authenticator: Authenticator, throttle: AuthFailureThrottle): Promise<Principal | HttpProblem> {
+  const retryAfter = await throttle.refused(req);
+  if (retryAfter !== undefined) return tooManyRequests('authentication-throttled', 'too many failed authentications from this address', retryAfter);
+  // Node keeps the first of several Authorization headers; which key was meant is unknowable.
+  const principal = authorizationHeaderCount(req.rawHeaders) > 1 ? undefined : authenticator.authenticate(req.get('authorization'));
+  if (principal) return principal;
+  await throttle.failed(req);
+  return unauthenticated();
+}
+
+/** Every request past this point has a principal; mounted before any body is read. */
+export function authenticate(authenticator: Authenticator, throttle: AuthFailureThrottle = createAuthFailureThrottle(0)): RequestHandler {
+  return async (req, res, next) => {
+    const outcome = await principalOrProblem(req, authenticator, throttle);
+    if (outcome instanceof HttpProblem) return next(outcome);
+    res.locals['principal'] = outcome;
     next();
   };
+}
+
+/**
+ * For public routes that tell staff more (readiness): no Authorization header
+ * is an anonymous request; a header is checked like anywhere else, so a wrong
+ * key is 401 and counts as a failed authentication.
+ */
+export function authenticateIfPresented(authenticator: Authenticator, throttle: AuthFailureThrottle): RequestHandler {
+  return async (req, res, next) => {
+    if (req.headers.authorization === undefined) return next();
+    const outcome = await principalOrProblem(req, authenticator, throttle);
+    if (outcome instanceof HttpProblem) return next(outcome);
+    res.locals['principal'] = outcome;
+    next();
+  };
+}
+
+/** The request's principal if it presented a valid key (optional authentication), else undefined. */
+export function presentedPrincipal(res: Response): Principal | undefined {
+  return res.locals['principal'] as Principal | undefined;
 }
 
 export function requireRole(...roles: Array<Role>): RequestHandler {

@@ -47,7 +47,7 @@ function onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   const body = problemBody(problem, requestId);
   socket.end(
     `HTTP/1.1 ${problem.status} ${problem.reason}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `X-Request-Id: ${requestId}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+      `X-Request-Id: ${requestId}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
   );
 }
 
@@ -55,7 +55,7 @@ function onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
 function onCheckExpectation(_req: IncomingMessage, res: ServerResponse): void {
   const requestId = ulid();
   const body = problemBody({ status: 417, code: 'expectation-failed', title: 'Expectation failed', detail: 'the only expectation this server meets is Expect: 100-continue' }, requestId);
-  res.writeHead(417, { 'Content-Type': PROBLEM_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(body), 'X-Request-Id': requestId, Connection: 'close' });
+  res.writeHead(417, { 'Content-Type': PROBLEM_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(body), 'X-Request-Id': requestId, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', Connection: 'close' });
   res.end(body);
 }
 

@@ -2,7 +2,7 @@
  * /openapi.json and a human-readable page at /docs (Swagger UI, served from the
  * installed swagger-ui-dist package: no CDN, works offline).
  */
-import express, { Router } from 'express';
+import express, { Router, type RequestHandler } from 'express';
 import { getAbsoluteFSPath } from 'swagger-ui-dist';
 import { z } from 'zod';
 import type { OpenAPIRegistry } from './openapi';
@@ -17,6 +17,12 @@ const DOCS_PAGE = `<!doctype html>
 </body></html>`;
 
 const INIT_SCRIPT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#docs', deepLinking: true });`;
+
+/** Drops the API's `Cache-Control: no-store` (src/http/edge.ts) so the static file server sets its public max-age. */
+export const publicAsset: RequestHandler = (_req, res, next) => {
+  res.removeHeader('Cache-Control');
+  next();
+};
 
 export function createDocsRouter(document: () => object, registry: OpenAPIRegistry): Router {
   const router = Router();
@@ -41,7 +47,8 @@ export function createDocsRouter(document: () => object, registry: OpenAPIRegist
   router.get('/docs/init.js', (_req, res) => {
     res.type('application/javascript').send(INIT_SCRIPT);
   });
-  router.use('/docs/assets', express.static(getAbsoluteFSPath(), { index: false, maxAge: '1h' }));
+  // The API's no-store gives way here: the assets are the same for everyone and hold no data.
+  router.use('/docs/assets', publicAsset, express.static(getAbsoluteFSPath(), { index: false, maxAge: '1h' }));
   router.all(['/openapi.json', '/docs', '/docs/init.js'], methodNotAllowed(['GET', 'HEAD']));
   return router;
 }

@@ -54,7 +54,16 @@ describe('the served OpenAPI document', () => {
     expect(put.parameters.map((parameter: { name: string }) => parameter.name)).toEqual(expect.arrayContaining(['id', 'If-None-Match']));
     expect(document.paths['/payments/{id}/cancel'].post.parameters.map((parameter: { name: string }) => parameter.name)).toContain('If-Match');
     expect(document.paths['/health/live'].get.security).toEqual([]);
-    expect(Object.keys(document.paths['/health/live'].get.responses)).not.toContain('429');
+    // Public operations answer the per-address limits (429, no RateLimit headers: those are the key's) and a credential in the query (400).
+    const live = document.paths['/health/live'].get.responses;
+    expect(Object.keys(live)).toEqual(expect.arrayContaining(['400', '429']));
+    expect(Object.keys(live)).not.toContain('401');
+    expect(live['429'].headers['Retry-After'].required).toBe(true);
+    expect(live['429'].headers).not.toHaveProperty('RateLimit');
+    for (const response of [live['200'], put.responses['201'], put.responses['401'], put.responses.default]) {
+      expect(response.headers['Cache-Control']).toMatchObject({ required: true, schema: { const: 'no-store' } });
+      expect(response.headers['X-Content-Type-Options']).toMatchObject({ required: true, schema: { const: 'nosniff' } });
+    }
     expect(document.servers).toEqual([{ url: '/', description: 'This server' }]);
   });
 
@@ -79,9 +88,9 @@ describe('the response validator of the HTTP suites', () => {
     method: 'GET',
     path: '/payments/p-1',
     status: 404,
-    headers: new Headers({ 'content-type': 'application/problem+json' }),
-    body: JSON.stringify({ type: '/problems/payment-not-found', title: 'Payment not found', status: 404 }),
     ...overrides,
+    headers: new Headers({ 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...Object.fromEntries(overrides.headers ?? new Headers({ 'content-type': 'application/problem+json' })) }),
+    body: overrides.body ?? JSON.stringify({ type: '/problems/payment-not-found', title: 'Payment not found', status: 404 }),
   });
 
   it('when an answer keeps the document, then it has no problem', async () => {
@@ -96,6 +105,8 @@ describe('the response validator of the HTTP suites', () => {
     expect(contract.check(payment)).toEqual(expect.arrayContaining([expect.stringContaining('ETag is missing'), expect.stringContaining('body:')]));
     expect(contract.check(answer({ headers: new Headers({ 'content-type': 'application/problem+json', location: '/x' }) }))).toEqual([expect.stringContaining('location is sent but not declared')]);
     expect(contract.check(answer({ headers: new Headers({ 'content-type': 'text/plain' }), body: 'nope' }))).toEqual([expect.stringContaining('text/plain is not declared')]);
+    const cacheable = { ...answer({}), headers: new Headers({ 'content-type': 'application/problem+json', 'cache-control': 'max-age=60' }) };
+    expect(contract.check(cacheable)).toEqual([expect.stringContaining('header Cache-Control'), 'the required header X-Content-Type-Options is missing']);
   });
 
   it('when a path is unknown or a method undocumented, then only a 404 problem or a 405 problem with the documented Allow passes', async () => {

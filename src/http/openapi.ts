@@ -44,6 +44,8 @@ export const RESPONSE_HEADERS = {
   'WWW-Authenticate': { description: 'Bearer realm="paystream"', schema: { type: 'string' } },
   'Accept-Post': { description: 'The media type a body must have', schema: { type: 'string' } },
   'Idempotent-Replayed': { description: 'true: this is the stored answer to an earlier request with the same Idempotency-Key; nothing was done again', schema: { type: 'string', enum: ['true'] } },
+  'Cache-Control': { description: 'no-store: no answer of the API is for a cache', schema: { type: 'string', const: 'no-store' } },
+  'X-Content-Type-Options': { description: 'nosniff: the Content-Type is the truth', schema: { type: 'string', const: 'nosniff' } },
 } as const;
 
 export type ResponseHeaderName = keyof typeof RESPONSE_HEADERS;
@@ -130,12 +132,17 @@ function declare(operation: Operation, status: string, description: string, head
   if (headers && !('$ref' in existing)) existing.headers = { ...responseHeaders(headers), ...existing.headers };
 }
 
+/** `{}` in an operation's security: a key is accepted, not required. */
+const isAnonymousAllowed = (requirement: unknown) => typeof requirement === 'object' && requirement !== null && Object.keys(requirement).length === 0;
+
 /**
  * What every operation answers beyond its own statuses, derived from what it
  * is: a body (required; 413, 415), an API key (401, 403, 429 and the
  * RateLimit headers on every answer), a write (503 when the store is busy or
  * away), a path (405 with Allow for other methods) and a `default` problem for
- * the unexpected.
+ * the unexpected. Every operation may also answer 400 (a credential in the
+ * query string) and 429 (the per-address limits), and every answer carries
+ * Cache-Control: no-store and X-Content-Type-Options: nosniff (src/http/edge.ts).
  */
 function completeOperation(method: string, operation: Operation): void {
   if (operation.requestBody) {
@@ -143,24 +150,31 @@ function completeOperation(method: string, operation: Operation): void {
     declare(operation, '413', 'The body is larger than BODY_BYTES_MAX');
     declare(operation, '415', 'The body is not UTF-8 JSON (application/json)', { 'Accept-Post': 'optional' });
   }
-  const authenticated = operation.security === undefined || operation.security.length > 0;
-  if (authenticated) {
-    declare(operation, '401', 'Missing or unknown API key', { 'WWW-Authenticate': 'required' });
-    declare(operation, '403', 'The role of this API key may not do this');
-    declare(operation, '429', 'Too many requests for this API key: wait Retry-After seconds', { 'Retry-After': 'required', RateLimit: 'optional', 'RateLimit-Policy': 'optional' });
-  }
+  const keyAccepted = operation.security === undefined || operation.security.length > 0;
+  const keyRequired = keyAccepted && !(operation.security ?? []).some(isAnonymousAllowed);
+  declare(operation, '400', 'The request is malformed, e.g. an API key in the query string (send it only as Authorization: Bearer <key>)');
+  if (keyAccepted) declare(operation, '401', 'Missing or unknown API key', { 'WWW-Authenticate': 'required' });
+  if (keyRequired) declare(operation, '403', 'The role of this API key may not do this');
+  declare(
+    operation,
+    '429',
+    keyRequired
+      ? 'Too many requests for this API key, or from this address (requests without a key or refused, failed authentications): wait Retry-After seconds'
+      : 'Too many requests from this address (requests without a key or refused, failed authentications): wait Retry-After seconds',
+    { 'Retry-After': 'required', ...(keyRequired ? { RateLimit: 'optional', 'RateLimit-Policy': 'optional' } : {}) },
+  );
   if (WRITE_METHODS.has(method)) {
     declare(operation, '503', 'The store is busy or unreachable; nothing was written. Retry after Retry-After seconds with the same request', { 'Retry-After': 'required' });
-  } else if (authenticated) {
+  } else if (keyRequired) {
     declare(operation, '503', 'The store is unreachable; retry after Retry-After seconds', { 'Retry-After': 'required' });
   }
   declare(operation, '405', 'This path does not answer that method', { Allow: 'required' });
   declare(operation, 'default', 'Unexpected error; quote the request id to support');
   if (acceptsIdempotencyKey(operation)) completeIdempotentOperation(operation);
-  if (!authenticated) return;
+  const everywhere: HeaderPresence = { 'Cache-Control': 'required', 'X-Content-Type-Options': 'required', ...(keyRequired ? { RateLimit: 'optional', 'RateLimit-Policy': 'optional' } : {}) };
   for (const response of Object.values(operation.responses)) {
     if ('$ref' in response) continue;
-    response.headers = { ...responseHeaders({ RateLimit: 'optional', 'RateLimit-Policy': 'optional' }), ...response.headers };
+    response.headers = { ...responseHeaders(everywhere), ...response.headers };
   }
 }
 

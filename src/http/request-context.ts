@@ -18,6 +18,7 @@ import type { Express, Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../logging';
 import type { NewId } from '../random-ids';
 import { maskIban } from '../shared/mask-iban';
+import { withoutQueryCredentials } from './edge';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -96,7 +97,8 @@ function logRequest(logger: Logger, req: Request, res: Response, startedAt: numb
     requestId: res.locals.requestId,
     correlationId: res.locals.correlationId,
     method: req.method,
-    url: loggableUrl(req.originalUrl),
+    // A key sent in the query is refused, and its value never reaches the log.
+    url: loggableUrl(withoutQueryCredentials(req.originalUrl)),
     status,
     durationMs: Math.round((performance.now() - startedAt) * 10) / 10,
     principal: (res.locals['principal'] as { id?: string } | undefined)?.id,

@@ -33,6 +33,12 @@ export interface ApiServerOptions {
   readonly amountMajorMax: number;
   readonly bodyBytesMax: number;
   readonly rateLimitPerMinute?: number;
+  /** Anonymous or refused requests per client address per minute; unset or 0 is no limit. */
+  readonly addressRateLimitPerMinute?: number;
+  /** Failed authentications per client address per minute; unset or 0 is no limit. */
+  readonly authFailureLimitPerMinute?: number;
+  /** express's `trust proxy`: which proxies may name the client address; unset trusts none. */
+  readonly trustProxy?: number | string | false;
   readonly now?: () => Date;
   readonly payments?: PaymentsModule;
   /** Idempotency-Key records; default on the same store with the default in-flight bound. */
@@ -57,8 +63,18 @@ export interface ApiServer {
 }
 
 /** The API's settings that come straight from the core configuration, the same in every process that serves it. */
-export function apiSettingsFrom(core: Pick<CoreConfig, 'apiKeys' | 'amountMajorMax' | 'bodyBytesMax' | 'rateLimitPerMinute'>) {
-  return { apiKeys: core.apiKeys, amountMajorMax: core.amountMajorMax, bodyBytesMax: core.bodyBytesMax, rateLimitPerMinute: core.rateLimitPerMinute };
+export function apiSettingsFrom(
+  core: Pick<CoreConfig, 'apiKeys' | 'amountMajorMax' | 'bodyBytesMax' | 'rateLimitPerMinute' | 'addressRateLimitPerMinute' | 'authFailureLimitPerMinute' | 'trustProxy'>,
+) {
+  return {
+    apiKeys: core.apiKeys,
+    amountMajorMax: core.amountMajorMax,
+    bodyBytesMax: core.bodyBytesMax,
+    rateLimitPerMinute: core.rateLimitPerMinute,
+    addressRateLimitPerMinute: core.addressRateLimitPerMinute,
+    authFailureLimitPerMinute: core.authFailureLimitPerMinute,
+    ...(core.trustProxy === undefined ? {} : { trustProxy: core.trustProxy }),
+  };
 }
 
 export function createApiServer(options: ApiServerOptions): ApiServer {
@@ -79,6 +95,9 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     authenticator: createAuthenticator(apiKeys),
     bodyBytesMax: options.bodyBytesMax,
     rateLimitPerMinute: options.rateLimitPerMinute ?? 0,
+    addressRateLimitPerMinute: options.addressRateLimitPerMinute ?? 0,
+    authFailureLimitPerMinute: options.authFailureLimitPerMinute ?? 0,
+    trustProxy: options.trustProxy ?? false,
     registry,
     readinessChecks: checks,
     routers: [

@@ -148,6 +148,34 @@ describe('NODE_ENV=production refuses to start, before opening anything', () => 
   });
 });
 
+describe('the API refuses keys and proxies it cannot tell apart, in any NODE_ENV, before opening anything', () => {
+  const duplicated = JSON.stringify([
+    { key: 'shared-key-of-two-entries-01', role: 'client', tenant: 'acme' },
+    { key: 'production-operator-key-0002', role: 'operator' },
+    { key: 'shared-key-of-two-entries-01', role: 'supervisor' },
+  ]);
+
+  it.each(['production', 'development'])('when API_KEYS lists one key twice (NODE_ENV=%s), then the API exits 1 naming the entries, never the key', async (nodeEnv) => {
+    const env = { ...productionEnv(), NODE_ENV: nodeEnv, API_KEYS: duplicated };
+    await expectRefusal('api-duplicate-keys', 'src/processes/api.ts', env, ['API_KEYS: entries 1 and 3 have the same key; each key must be listed once']);
+  });
+
+  it('when the duplicate reaches the all-in-one, then it is refused there too, and the key is not printed', async () => {
+    const running = startProcess('all-in-one-duplicate-keys', 'src/main.ts', { ...productionEnv(), NODE_ENV: 'development', API_KEYS: duplicated, BANK_SANDBOX_PORT: '0' });
+    try {
+      expect(await running.exited()).toEqual({ code: 1, signal: null });
+      expect(running.stderr()).toContain('API_KEYS: entries 1 and 3 have the same key');
+      expect(running.output()).not.toContain('shared-key-of-two-entries-01');
+    } finally {
+      await running.kill();
+    }
+  });
+
+  it.each(['true', 'everyone', '10.0.0.0/8,not-an-address'])('when TRUST_PROXY=%s, then the API exits 1 naming TRUST_PROXY (any client could pick its own address)', async (trustProxy) => {
+    await expectRefusal('api-trust-proxy', 'src/processes/api.ts', { ...productionEnv(), TRUST_PROXY: trustProxy }, ['TRUST_PROXY: must be a hop count']);
+  });
+});
+
 const describeOnServer = serverPostgresUrl() ? describe : describe.skip;
 if (!serverPostgresUrl()) console.warn(`[paystream tests] SKIPPED: production start-up controls need server PostgreSQL: ${serverPostgresSkipReason()}`);
 

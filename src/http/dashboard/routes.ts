@@ -7,6 +7,7 @@
 import { dirname, join } from 'node:path';
 import { Router, type Response } from 'express';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './assets';
+import { publicAsset } from '../docs-page';
 import { methodNotAllowed } from '../problem';
 
 /** Scripts and styles from this origin only: no inline script can run even if data were ever rendered as HTML. */
@@ -32,7 +33,7 @@ export function createDashboardRouter(): Router {
   router.get('/dashboard/dashboard.css', (_req, res) => {
     secure(res).type('text/css').send(DASHBOARD_CSS);
   });
-  router.get('/dashboard/chart.umd.js', (_req, res, next) => {
+  router.get('/dashboard/chart.umd.js', publicAsset, (_req, res, next) => {
     secure(res).type('application/javascript').sendFile(CHART_JS_PATH, { maxAge: '1h' }, (error) => error && next(error));
   });
   router.all(['/dashboard', '/dashboard/dashboard.js', '/dashboard/dashboard.css', '/dashboard/chart.umd.js'], methodNotAllowed(['GET', 'HEAD']));
