@@ -1,9 +1,15 @@
 /**
- * The gateway module's factory: the gateway process and the all-in-one both
- * start the gateway through this, from the gateway's configuration.
+ * The gateway module's factories: the gateway itself (the gateway process and
+ * the all-in-one start it through this) and the side of it the operator desk
+ * is handed (work queue, bank lookups), so the API never builds them itself.
  */
 import type { ProcessModule } from '../shared/process-module';
-import { composeBankGateway, type ComposeOptions, type GatewayParts } from './compose';
+import type { Database } from '../db/database';
+import type { Logger } from '../logging';
+import type { BankClient } from './bank-client';
+import { composeBankGateway, createBankClientFromConfig, type ComposeOptions, type GatewayParts } from './compose';
+import type { GatewayConfig } from './config';
+import { createWorkQueue, migrateWorkQueue, type WorkQueue } from './work-queue';
 
 export type GatewayModuleOptions = ComposeOptions;
 
@@ -19,5 +25,30 @@ export function createGatewayModule(options: GatewayModuleOptions): GatewayModul
     stop: () => parts.gateway.stop(),
     readinessChecks: new Map([['gateway', parts.gateway.readiness]]),
     parts,
+  };
+}
+
+/** What the operator desk uses of the gateway's side: the work queue it lists and requeues, and a bank to look transfers up at. */
+export interface OperatorBankAccess {
+  /** Creates the work queue's table if missing, so an API started before any gateway still answers. */
+  prepare(): Promise<void>;
+  readonly workQueue: WorkQueue;
+  readonly bank: BankClient;
+}
+
+export interface OperatorBankAccessOptions {
+  /** Names the bank an operator's lookup goes to. */
+  readonly config: GatewayConfig;
+  readonly database: Database;
+  readonly logger: Logger;
+}
+
+export function createOperatorBankAccess(options: OperatorBankAccessOptions): OperatorBankAccess {
+  const workQueue = createWorkQueue(options.database, { migrate: migrateWorkQueue });
+  return {
+    prepare: () => workQueue.migrate(),
+    workQueue,
+    // Its own bank client: an open circuit in a gateway must not block an operator's lookup.
+    bank: createBankClientFromConfig(options.config, options.logger),
   };
 }

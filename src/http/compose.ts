@@ -6,17 +6,11 @@
 import type { Router } from 'express';
 import { createOperatorActions } from '../application/operator-actions';
 import type { PaymentsModule } from '../application/payments';
-import { createBankClientFromConfig } from '../bank-gateway/compose';
-import type { GatewayConfig } from '../bank-gateway/config';
-import { createWorkQueue, migrateWorkQueue } from '../bank-gateway/work-queue';
+import type { OperatorBankAccess } from '../bank-gateway/module';
 import type { CoreConfig } from '../config/core';
-import type { Database } from '../db/database';
 import type { EventStore } from '../event-store/port';
 import type { Logger } from '../logging';
-import { ensureProjectionSchema } from '../projections/checkpoints';
-import { createFreshness, type Freshness } from '../projections/freshness';
-import { createReadModelQueries } from '../projections/read-models/queries';
-import { READ_MODELS } from '../projections/read-models';
+import type { ReadModelAccess } from '../projections/module';
 import { createAnalyticsRouter } from './analytics/routes';
 import { createDashboardRouter } from './dashboard/routes';
 import { createOpsPortalRouter } from './ops-portal/routes';
@@ -25,14 +19,13 @@ import { createOpsRouter } from './ops/routes';
 
 export interface StaffRoutesOptions {
   readonly store: EventStore;
-  /** Where the read models and the gateway's work queue live. */
-  readonly database: Database;
-  readonly gateway: GatewayConfig;
+  /** The read models' queries and freshness, built by the projections module. */
+  readonly readModels: ReadModelAccess;
+  /** The work queue and the bank lookups, built by the gateway module. */
+  readonly bankAccess: OperatorBankAccess;
   readonly logger: Logger;
   readonly readWaitMsMax: number;
   readonly operatorDesk: OperatorDeskSettings;
-  /** The projector's own freshness when it runs in this process; else read from the checkpoints. */
-  readonly freshness?: Freshness;
 }
 
 export interface OperatorDeskSettings {
@@ -54,12 +47,10 @@ export type ExtraRouters = (context: ExtraRoutersContext) => { routers: Router[]
  * results and an honest freshness) and returns the routers.
  */
 export async function prepareStaffRoutes(options: StaffRoutesOptions): Promise<ExtraRouters> {
-  await ensureProjectionSchema(options.database, READ_MODELS);
-  const workQueue = createWorkQueue(options.database, { migrate: migrateWorkQueue });
-  await workQueue.migrate();
-  const freshness = options.freshness ?? createFreshness({ database: options.database, store: options.store, projections: READ_MODELS });
-  // Its own bank client: an open circuit in a gateway must not block an operator's lookup.
-  const bank = createBankClientFromConfig(options.gateway, options.logger);
+  await options.readModels.prepare();
+  await options.bankAccess.prepare();
+  const { workQueue, bank } = options.bankAccess;
+  const { queries, freshness } = options.readModels;
   return ({ registry, payments, idempotency }) => ({
     routers: [
       createOpsRouter({
@@ -70,7 +61,7 @@ export async function prepareStaffRoutes(options: StaffRoutesOptions): Promise<E
         registry,
         actionLimitPerHour: options.operatorDesk.actionLimitPerHour,
       }),
-      createAnalyticsRouter({ queries: createReadModelQueries(options.database), freshness, registry, readWaitMsMax: options.readWaitMsMax }),
+      createAnalyticsRouter({ queries, freshness, registry, readWaitMsMax: options.readWaitMsMax }),
     ],
     publicRouters: [createDashboardRouter(), createOpsPortalRouter()],
   });

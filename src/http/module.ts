@@ -5,13 +5,12 @@
  * the same whichever way paystream runs.
  */
 import type { PaymentsModule } from '../application/payments';
-import type { GatewayConfig } from '../bank-gateway/config';
+import type { OperatorBankAccess } from '../bank-gateway/module';
 import type { CoreConfig } from '../config/core';
 import type { TenantsSetting } from '../config/tenants';
-import type { Database } from '../db/database';
 import type { EventStore } from '../event-store/port';
 import type { Logger } from '../logging';
-import type { Freshness } from '../projections/freshness';
+import type { ReadModelAccess } from '../projections/module';
 import type { ProcessModule } from '../shared/process-module';
 import type { ReadinessChecks } from '../shared/readiness';
 import { operatorDeskSettingsFrom, prepareStaffRoutes } from './compose';
@@ -19,18 +18,16 @@ import { apiSettingsFrom, createApiServer, type ApiServer } from './server';
 
 export interface ApiModuleOptions {
   readonly core: CoreConfig;
-  /** Names the bank an operator's retry looks a transfer up at. */
-  readonly gateway: GatewayConfig;
   readonly store: EventStore;
-  /** Where the read models and the gateway's work queue live. */
-  readonly database: Database;
+  /** The read models' queries and freshness (createReadModelAccess): the API writes no SQL of its own. */
+  readonly readModels: ReadModelAccess;
+  /** The work queue and the bank an operator's retry looks a transfer up at (createOperatorBankAccess). */
+  readonly bankAccess: OperatorBankAccess;
   readonly logger: Logger;
   /** TENANTS: each tenant's debit accounts and limits; undefined seeds the demo tenants. */
   readonly tenants: TenantsSetting;
   /** Shared with a gateway in the same process; else the API makes its own. */
   readonly payments?: PaymentsModule;
-  /** The projector's own freshness when it runs in this process; else read from the checkpoints. */
-  readonly freshness?: Freshness;
   /** The other parts' checks, served on this API's /health/ready beside the store's. */
   readonly readinessChecks?: ReadinessChecks;
 }
@@ -48,12 +45,11 @@ export function createApiModule(options: ApiModuleOptions): ApiModule {
     async start() {
       const extraRouters = await prepareStaffRoutes({
         store: options.store,
-        database: options.database,
-        gateway: options.gateway,
+        readModels: options.readModels,
+        bankAccess: options.bankAccess,
         logger,
         readWaitMsMax: core.readWaitMsMax,
         operatorDesk: operatorDeskSettingsFrom(core),
-        ...(options.freshness ? { freshness: options.freshness } : {}),
       });
       api = createApiServer({
         store: options.store,

@@ -1,10 +1,12 @@
 /** The API process: payments, operator and analyst routes and the dashboard over the configured store. */
 import { readGatewayConfig } from '../bank-gateway/config';
+import { createOperatorBankAccess } from '../bank-gateway/module';
 import { loadConfig, readCoreConfig } from '../config';
 import { readTenantsConfig, tenantDirectoryFor } from '../config/tenants';
 import { openStores } from '../event-store/open';
 import { acceptedApiKeys } from '../http/auth';
 import { createApiModule } from '../http/module';
+import { createReadModelAccess } from '../projections/module';
 import { runProcess } from './run';
 
 void runProcess('paystream-api', async (logger, parts) => {
@@ -14,5 +16,7 @@ void runProcess('paystream-api', async (logger, parts) => {
   // has no registered debit accounts, never gets as far as a connection.
   tenantDirectoryFor(tenants, acceptedApiKeys(core.apiKeys));
   const { store, database } = parts.closeOnStop(await openStores(core, logger));
-  await parts.start(createApiModule({ core, tenants, gateway, store, database, logger }));
+  const readModels = createReadModelAccess({ store, database });
+  const bankAccess = createOperatorBankAccess({ config: gateway, database, logger });
+  await parts.start(createApiModule({ core, tenants, store, readModels, bankAccess, logger }));
 });

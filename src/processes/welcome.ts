@@ -1,5 +1,12 @@
 /** The all-in-one's human-readable start banner, on stderr so stdout stays one JSON log line per entry. */
 import { DEMO_API_KEYS } from '../http/auth';
+import type { Logger } from '../logging';
+
+/** Once every part is up: one log line operators and the start-up tests wait for, then the banner. */
+export function announceListening(logger: Logger, started: { url: string; eventStore: string; demoKeys: boolean; bankUrl: string | undefined }): void {
+  logger.info({ url: started.url, eventStore: started.eventStore }, 'paystream listening');
+  printWelcome(started.url, started.demoKeys, started.bankUrl);
+}
 
 export function printWelcome(url: string, demoKeys: boolean, bankUrl: string | undefined): void {
   const lines = [

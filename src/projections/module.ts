@@ -1,14 +1,18 @@
 /**
- * The projector module's factory: the projector process and the all-in-one both
- * start the read models through this, from the projector's configuration.
+ * The projections module's factories: the projector (the projector process and
+ * the all-in-one start the read models through it) and the read side the API
+ * is handed (queries and freshness), so no other module touches their tables.
  */
 import type { Database } from '../db/database';
 import type { EventStore } from '../event-store/port';
 import type { Logger } from '../logging';
 import type { ProcessModule } from '../shared/process-module';
 import type { ProjectorConfig } from './config';
-import type { Freshness } from './freshness';
+import { ensureProjectionSchema } from './checkpoints';
+import { createFreshness, type Freshness } from './freshness';
 import { createProjector } from './projector';
+import { READ_MODELS } from './read-models';
+import { createReadModelQueries, type ReadModelQueries } from './read-models/queries';
 
 export interface ProjectorModuleOptions {
   readonly config: Pick<ProjectorConfig, 'batchSizeMax' | 'pollIntervalMs' | 'lagLogIntervalMs'>;
@@ -37,5 +41,28 @@ export function createProjectorModule(options: ProjectorModuleOptions): Projecto
     stop: () => projector.stop(),
     readinessChecks: new Map([['projections', projector.readiness]]),
     freshness: projector.freshness,
+  };
+}
+
+/** What the API reads from the read models: their queries and how fresh they are. */
+export interface ReadModelAccess {
+  /** Creates the read models' tables if missing, so an API started before the projector answers (empty, honestly fresh). */
+  prepare(): Promise<void>;
+  readonly queries: ReadModelQueries;
+  readonly freshness: Freshness;
+}
+
+export interface ReadModelAccessOptions {
+  readonly store: EventStore;
+  readonly database: Database;
+  /** The projector's own freshness when it runs in this process; else read from the checkpoints. */
+  readonly freshness?: Freshness;
+}
+
+export function createReadModelAccess(options: ReadModelAccessOptions): ReadModelAccess {
+  return {
+    prepare: () => ensureProjectionSchema(options.database, READ_MODELS),
+    queries: createReadModelQueries(options.database),
+    freshness: options.freshness ?? createFreshness({ database: options.database, store: options.store, projections: READ_MODELS }),
   };
 }
