@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ConfigError, loadConfig, readCoreConfig } from './index';
 import { ApiKeysRequired } from './core';
 import { describeSections } from './env';
-import { DOCUMENTED_SECTIONS } from './print-docs';
+import { DOCUMENTED_SECTIONS } from '../processes/print-config-docs';
 
 const load = (env: NodeJS.ProcessEnv) => loadConfig({ core: readCoreConfig }, env).core;
 

@@ -1,6 +1,6 @@
 /**
  * The projector's configuration section. Registered with the others in the
- * configuration reference (src/config/print-docs.ts) by whoever owns that file.
+ * configuration reference (src/processes/print-config-docs.ts) by whoever owns that file.
  */
 import { z } from 'zod';
 import { integerFromEnv, key, readSection, type SectionValues } from '../config/env';

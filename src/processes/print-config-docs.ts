@@ -1,7 +1,9 @@
 /**
  * Prints the configuration reference from the sections' own descriptions, or
  * with `--write` puts it into README.md between the config markers, so the
- * README cannot drift from the code.
+ * README cannot drift from the code. An entry file (`npm run config:docs`): it
+ * reads every module's section, so it lives with the other entries, not in
+ * src/config, which the modules' sections themselves import.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,10 +11,10 @@ import { bankSandboxSection } from '../bank-sandbox/config';
 import { gatewaySection } from '../bank-gateway/config';
 import { projectorSection } from '../projections/config';
 import { relaySection } from '../relay/config';
-import { allInOneSection } from './all-in-one';
-import { coreSection } from './core';
-import { tenantsSection } from './tenants';
-import { describeSections, type EnvSection } from './env';
+import { allInOneSection } from '../config/all-in-one';
+import { coreSection } from '../config/core';
+import { tenantsSection } from '../config/tenants';
+import { describeSections, type EnvSection } from '../config/env';
 
 export const DOCUMENTED_SECTIONS: readonly EnvSection[] = [coreSection, tenantsSection, allInOneSection, gatewaySection, projectorSection, relaySection, bankSandboxSection];
 
