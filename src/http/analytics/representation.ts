@@ -1,6 +1,6 @@
 /** A payment read-model row as the analyst routes answer it (JSON item and CSV row alike). */
 import { currencyExponent, formatMinor } from '../../domain/money';
-import type { PaymentRow } from '../../projections/read-models/payments';
+import type { PaymentRow } from '../../projections/read-models/queries';
 
 export interface PaymentItem {
   readonly id: string;

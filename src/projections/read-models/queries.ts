@@ -11,6 +11,9 @@ import type { GlobalPosition } from '../../event-store/port';
 import { DAILY_VOLUME_TABLE } from './daily-volume';
 import { PAYMENTS_TABLE, paymentRowFromSql, type PaymentRow } from './payments';
 
+/** The row a payments query answers with; the API maps it to its representation. */
+export type { PaymentRow };
+
 export const GROUP_BY_DIMENSIONS = ['day', 'currency', 'status'] as const;
 export type GroupByDimension = (typeof GROUP_BY_DIMENSIONS)[number];
 
