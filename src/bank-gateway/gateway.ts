@@ -40,7 +40,6 @@ export interface BankGateway {
   start(): Promise<void>;
   stop(): Promise<void>;
   readonly readiness: ReadinessCheck;
-  inFlightCount(): number;
 }
 
 /**
@@ -171,6 +170,5 @@ export function createBankGateway(deps: BankGatewayDeps): BankGateway {
       const details = await status();
       return { healthy: !stopping && details.feeder.error === null && details.loopError === null, details };
     },
-    inFlightCount: () => inFlight.size,
   };
 }

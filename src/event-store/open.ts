@@ -6,7 +6,7 @@
  * A wrong or unreachable store fails here, at start-up, never at the first request.
  */
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { CoreConfig } from '../config/core';
 import { PgliteDatabase, PostgresDatabase, type Database } from '../db/database';
 import type { Logger } from '../logging';
@@ -108,5 +108,3 @@ async function openEventStore(config: StoreConfig, database: Database): Promise<
   if (!config.eventStoreUrl) throw new Error('EVENTSTORE_URL is required');
   return EventStoreDbEventStore.connect(config.eventStoreUrl, { timeoutMs: 10_000 });
 }
-
-export const embeddedDataDir = (dataDir: string, name: string) => join(resolve(dataDir), name);

@@ -5,7 +5,6 @@
  */
 import type { Router } from 'express';
 import { createOperatorActions } from '../application/operator-actions';
-import type { PaymentsModule } from '../application/payments';
 import type { OperatorBankAccess } from '../bank-gateway/module';
 import type { CoreConfig } from '../config/core';
 import type { EventStore } from '../event-store/port';

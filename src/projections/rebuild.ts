@@ -27,7 +27,6 @@ import {
   ensureProjectionSchema,
   insertCheckpoint,
   lockCheckpoint,
-  readCheckpoint,
   rebuildCheckpointName,
 } from './checkpoints';
 import { identifier, liveTableNames, shadowTableNames, type Projection } from './projection';
@@ -182,8 +181,3 @@ async function renameShadowIntoLive(tx: SqlClient, projection: Projection): Prom
   }
 }
 
-/** Whether a rebuild of `projection` was interrupted and can be resumed. */
-export async function rebuildInProgress(client: SqlClient, projection: Projection): Promise<GlobalPosition | undefined> {
-  const checkpoint = await readCheckpoint(client, rebuildCheckpointName(projection.name)).catch(() => undefined);
-  return checkpoint?.position;
-}

@@ -55,8 +55,6 @@ export type ExistingPaymentState = Exclude<PaymentState, { status: 'none' }>;
 
 export const initialState: PaymentState = { status: 'none' };
 
-export const TERMINAL_STATUSES: readonly PaymentStatus[] = ['settled', 'rejected', 'cancelled'];
-
 export type RefundStatus = 'requested' | 'submitted' | 'succeeded' | 'failed' | 'unknown';
 
 /** What the client asked for: compared field by field when a refund PUT is retried. */

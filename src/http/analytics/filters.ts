@@ -8,7 +8,7 @@ import { z } from 'zod';
 import '../openapi';
 import { CURRENCY_CODES, currencyExponent, isCurrencyCode } from '../../domain/money';
 import { isPaymentId, isTenantId, TENANT_ID_PATTERN } from '../../domain/ids';
-import { parsePosition, type GlobalPosition } from '../../event-store/port';
+import { parsePosition } from '../../event-store/port';
 import type { PaymentStatus } from '../../domain/payment';
 import { validationProblem, type FieldProblem } from '../problem';
 import { GROUP_BY_DIMENSIONS, type GroupByDimension, type PaymentsCursor, type PaymentsFilter, type VolumeFilter } from '../../projections/read-models/queries';
