@@ -76,7 +76,27 @@ export function createCommandHandler<Command extends { metadata: CommandMetadata
     throw new ConcurrencyExhaustedError(streamName, options.conflictRetryCountMax + 1);
   }
 
-  return { load, handle };
+  /**
+   * Decides on a state the caller already loaded and appends with its
+   * revision: no read. Rationale: the gateway holds the payment's state from
+   * its one read and from its own appends, so reading again before each step
+   * would only repeat what it knows. A lost race is a PreconditionFailedError,
+   * never retried here: the caller reloads.
+   */
+  async function handleOn(streamName: string, command: Command, loaded: { readonly state: State; readonly revision: number }): Promise<HandleResult<Event, State>> {
+    const events = decider.decide(command, loaded.state);
+    if (events.length === 0) return { state: loaded.state, revision: loaded.revision, appended: [], position: undefined };
+    const data = events.map((event) => toEventData(event, command.metadata, decider.schemaVersion, options.newEventId));
+    try {
+      const result = await store.appendToStream(streamName, data, { expectedRevision: loaded.revision === -1 ? 'no_stream' : loaded.revision });
+      return { state: events.reduce(decider.evolve, loaded.state), revision: result.nextExpectedRevision, appended: events, position: result.position };
+    } catch (error) {
+      if (error instanceof WrongExpectedVersionError) throw new PreconditionFailedError(`${streamName} changed after revision ${loaded.revision}`, undefined);
+      throw error;
+    }
+  }
+
+  return { load, handle, handleOn };
 }
 
 export type CommandHandler<Command extends { metadata: CommandMetadata }, Event extends DomainEventLike, State> = ReturnType<

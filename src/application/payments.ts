@@ -126,7 +126,13 @@ export function createPaymentsModule(options: PaymentsModuleOptions) {
     return { ...result, state: existingState(result.state) };
   }
 
-  return { requestPayment, getPayment, execute };
+  /** A command decided on a state the caller loaded (see handleOn): one append, no read; a lost race is a PreconditionFailedError. */
+  async function executeOn(tenantId: TenantId, paymentId: PaymentId, command: PaymentCommand, loaded: { readonly state: ExistingPaymentState; readonly revision: number }) {
+    const result = await handler.handleOn(paymentStreamName(tenantId, paymentId), command, loaded);
+    return { ...result, state: existingState(result.state) };
+  }
+
+  return { requestPayment, getPayment, execute, executeOn };
 }
 
 export type PaymentsModule = ReturnType<typeof createPaymentsModule>;

@@ -42,5 +42,17 @@ export interface BankClient {
   findTransfer(instructed: InstructedTransfer): Promise<LookupAnswer>;
   /** The transfer with this bank id, with what it moved; safe to repeat. */
   findTransferById(bankTransferId: string): Promise<TransferDetailsAnswer>;
+  /** Sends money back on an executed transfer, once under `idempotencyKey`; as submitTransfer, never retried inside. */
+  submitRefund(request: RefundRequest, idempotencyKey: string): Promise<SubmitAnswer>;
+  /** Finds the refund made for our end-to-end reference, checked against the instruction; safe to repeat. */
+  findRefund(instructed: RefundRequest): Promise<LookupAnswer>;
   circuitStatus(): CircuitStatus;
+}
+
+/** One refund, as the bank is asked to execute it: on the bank's transfer that settled the payment. */
+export interface RefundRequest {
+  readonly bankTransferId: string;
+  readonly amountMinor: number;
+  readonly currency: string;
+  readonly endToEndId: string;
 }

@@ -10,7 +10,7 @@
  * never settled or rejected on the bank's word.
  */
 import { z } from 'zod';
-import type { InstructedTransfer, LookupAnswer, SubmitAnswer, TransferDetailsAnswer, TransferRequest } from './bank-client';
+import type { InstructedTransfer, LookupAnswer, RefundRequest, SubmitAnswer, TransferDetailsAnswer, TransferRequest } from './bank-client';
 
 export type { InstructedTransfer } from './bank-client';
 
@@ -106,4 +106,49 @@ export function parseTransferDetailsBody(body: unknown, bankTransferId: string):
   if (parsed.data.id !== bankTransferId) return { kind: 'uninterpretable', error: `the bank answered with transfer ${parsed.data.id}, not ${bankTransferId}` };
   const { id, status, endToEndId, amountMinor, currency, creditor } = parsed.data;
   return { kind: 'found', transfer: { bankTransferId: id, status, endToEndId, amountMinor, currency, creditorIban: creditor.iban } };
+}
+
+export function refundBody(request: RefundRequest) {
+  return { transferId: request.bankTransferId, amountMinor: request.amountMinor, currency: request.currency, endToEndId: request.endToEndId };
+}
+
+const Refund = z.object({
+  id: z.string().min(1).max(BANK_TRANSFER_ID_CHARS_MAX),
+  status: z.enum(['accepted', 'rejected']),
+  transferId: z.string().max(BANK_TRANSFER_ID_CHARS_MAX),
+  endToEndId: z.string().max(35),
+  amountMinor: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  currency: z.string().max(3),
+  rejectionReason: z.string().nullish(),
+});
+
+type RefundWire = z.infer<typeof Refund>;
+
+const RefundList = z.object({ items: z.array(Refund).max(LOOKUP_TRANSFER_COUNT_MAX) });
+
+/** As for transfers: a refund is only our refund's outcome when it moved what we instructed, on the transfer we named. */
+function classifyRefund(refund: RefundWire, instructed: RefundRequest): Extract<SubmitAnswer, { kind: 'accepted' | 'rejected' | 'conflicting' }> {
+  const differing: string[] = [];
+  if (refund.amountMinor !== instructed.amountMinor) differing.push('amountMinor');
+  if (refund.currency !== instructed.currency) differing.push('currency');
+  if (refund.transferId !== instructed.bankTransferId) differing.push('transferId');
+  if (refund.endToEndId !== instructed.endToEndId) differing.push('endToEndId');
+  if (differing.length > 0) return { kind: 'conflicting', error: `bank refund ${refund.id} differs from the instruction in ${differing.join(', ')}` };
+  if (refund.status === 'accepted') return { kind: 'accepted', bankTransferId: refund.id };
+  return { kind: 'rejected', bankTransferId: refund.id, ...boundedRejection(refund.rejectionReason) };
+}
+
+export function parseRefundBody(body: unknown, instructed: RefundRequest): SubmitAnswer {
+  const parsed = Refund.safeParse(body);
+  if (!parsed.success) return { kind: 'uninterpretable', error: `unreadable refund: ${issuesOf(parsed.error)}` };
+  return classifyRefund(parsed.data, instructed);
+}
+
+export function parseRefundLookupBody(body: unknown, instructed: RefundRequest): LookupAnswer {
+  const parsed = RefundList.safeParse(body);
+  if (!parsed.success) return { kind: 'uninterpretable', error: `unreadable refund lookup: ${issuesOf(parsed.error)}` };
+  const matching = parsed.data.items.filter((refund) => refund.endToEndId === instructed.endToEndId);
+  if (matching.length === 0) return { kind: 'not-found' };
+  if (matching.length > 1) return { kind: 'uninterpretable', error: `${matching.length} refunds carry reference ${instructed.endToEndId}` };
+  return classifyRefund(matching[0]!, instructed);
 }

@@ -44,8 +44,8 @@ import { PAYMENT_STREAM_PREFIX, parsePaymentStreamName } from '../domain/ids';
 import { fromClientRecordedEvent } from '../event-store/eventstoredb/mapping';
 import type { RecordedEvent } from '../event-store/port';
 import type { Logger } from '../logging';
-import { applyEvent, type Feeder } from './work-feeder';
-import { WORK_TABLE } from './work-queue';
+import type { Feeder } from './work-feeder';
+import { applyFedEvent, hasWorkFor } from './work-queue';
 
 export const WORK_GROUP_DEFAULT = 'paystream-bank-gateway';
 
@@ -309,10 +309,10 @@ export function createPersistentSubscriptionFeeder(options: {
     if (!ids) return { kind: 'irrelevant' };
     const outcome = await options.database.transaction(async (tx): Promise<HandlerOutcome> => {
       if (event.type !== 'PaymentRequested') {
-        const row = await tx.query(`SELECT 1 FROM ${WORK_TABLE} WHERE tenant_id = $1 AND payment_id = $2`, [ids.tenantId, ids.paymentId]);
-        if (row.rows.length === 0) return { kind: 'later', delayMs: ROW_MISSING_RETRY_MS, reason: `${event.type} arrived before the payment's PaymentRequested` };
+        const known = await hasWorkFor(tx, ids.tenantId, ids.paymentId);
+        if (!known) return { kind: 'later', delayMs: ROW_MISSING_RETRY_MS, reason: `${event.type} arrived before the payment's PaymentRequested` };
       }
-      await applyEvent(tx, event);
+      await applyFedEvent(tx, event);
       return { kind: 'handled' };
     });
     if (outcome.kind === 'handled') for (const listener of fedListeners) listener();

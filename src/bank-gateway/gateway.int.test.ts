@@ -46,7 +46,8 @@ describe.each(sqlEngines())('bank gateway against the sandbox bank on %s', (engi
     const types = await harness.eventTypes(id);
     expect(types.slice(0, 2)).toEqual(['PaymentRequested', 'BankSubmissionStarted']);
     expect(types[types.length - 1]).toBe('PaymentSettled');
-    expect(types.slice(2, -1).join(',')).toMatch(/^(BankAttemptFailed,BankSubmissionStarted,?)*$/);
+    // A timed-out attempt whose transfer the bank did execute is found by the lookup that follows, with no new intent.
+    expect(types.slice(2, -1).join(',')).toMatch(/^(BankAttemptFailed(,BankSubmissionStarted)?,?)*$/);
   });
 
   it('when the bank rejects on business grounds (magic IBAN), then the payment is rejected with the reason and one rejected transfer', async () => {

@@ -32,8 +32,8 @@ import {
   type IPolicy,
 } from 'cockatiel';
 import type { Logger } from '../logging';
-import type { BankClient, CircuitStatus, LookupAnswer, SubmitAnswer, TransferDetailsAnswer, TransferRequest } from './bank-client';
-import { parseLookupBody, parseTransferBody, parseTransferDetailsBody, transferBody, type InstructedTransfer } from './bank-wire';
+import type { BankClient, CircuitStatus, LookupAnswer, RefundRequest, SubmitAnswer, TransferDetailsAnswer, TransferRequest } from './bank-client';
+import { parseLookupBody, parseRefundBody, parseRefundLookupBody, parseTransferBody, parseTransferDetailsBody, refundBody, transferBody, type InstructedTransfer } from './bank-wire';
 
 export interface HttpBankClientOptions {
   readonly baseUrl: string;
@@ -149,6 +149,31 @@ export function createHttpBankClient(options: HttpBankClientOptions): BankClient
         if (status === 404) return { kind: 'not-found' };
         if (status !== 200) return { kind: 'uninterpretable', error: `transfer status ${status}: ${text.slice(0, ERROR_BODY_CHARS_MAX)}` };
         return parseTransferDetailsBody(body, bankTransferId);
+      } catch (error) {
+        return failureAnswer(error, options.timeoutMs);
+      }
+    },
+
+    async submitRefund(request: RefundRequest, idempotencyKey: string): Promise<SubmitAnswer> {
+      try {
+        const init = { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey }, body: JSON.stringify(refundBody(request)) };
+        const { status, body, text, oversized } = await call(submitPolicy, '/v1/refunds', init);
+        if (status === 409) return { kind: 'in-flight' };
+        if (oversized) return { kind: 'uninterpretable', error: `status ${status}: answer over ${BANK_ANSWER_BYTES_MAX} bytes` };
+        // A 422 (no such transfer, another currency, a key reused) contradicts what we recorded: a human looks.
+        if (status !== 200 && status !== 201) return { kind: 'uninterpretable', error: `status ${status}: ${excerpt(text)}` };
+        return parseRefundBody(body, request);
+      } catch (error) {
+        return failureAnswer(error, options.timeoutMs);
+      }
+    },
+
+    async findRefund(instructed: RefundRequest): Promise<LookupAnswer> {
+      try {
+        const { status, body, text, oversized } = await call(lookupPolicy, `/v1/refunds?endToEndId=${encodeURIComponent(instructed.endToEndId)}`, { method: 'GET' });
+        if (oversized) return { kind: 'uninterpretable', error: `refund lookup status ${status}: answer over ${BANK_ANSWER_BYTES_MAX} bytes` };
+        if (status !== 200) return { kind: 'uninterpretable', error: `refund lookup status ${status}: ${excerpt(text)}` };
+        return parseRefundLookupBody(body, instructed);
       } catch (error) {
         return failureAnswer(error, options.timeoutMs);
       }

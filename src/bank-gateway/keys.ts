@@ -46,3 +46,22 @@ export interface BankReferences {
 export function bankReferencesFor(tenantId: TenantId, paymentId: PaymentId): BankReferences {
   return { idempotencyKey: idempotencyKeyFor(tenantId, paymentId), endToEndId: endToEndIdFor(tenantId, paymentId) };
 }
+
+const REFUND_IDEMPOTENCY_KEY_PREFIX = 'rf1-';
+const REFUND_END_TO_END_ID_PREFIX = 'RF1';
+
+/**
+ * A refund's two names at the bank, from (tenant, payment id, refund id)
+ * alone, for the same reason as the payment's: every gateway, after any crash,
+ * computes the same ones. Their own purpose labels and prefixes, so a refund's
+ * names never equal its payment's or another refund's.
+ */
+export function refundReferencesFor(tenantId: TenantId, paymentId: PaymentId, refundId: string): BankReferences {
+  const material = (purpose: string) => `paystream/${purpose}/v1\n${tenantId.length}:${tenantId}\n${paymentId.length}:${paymentId}\n${refundId.length}:${refundId}`;
+  const hash = (purpose: string) => createHash('sha256').update(material(purpose), 'utf8').digest('hex');
+  const hexLength = END_TO_END_ID_LENGTH_MAX - REFUND_END_TO_END_ID_PREFIX.length;
+  return {
+    idempotencyKey: `${REFUND_IDEMPOTENCY_KEY_PREFIX}${hash('refund-idempotency-key')}`,
+    endToEndId: `${REFUND_END_TO_END_ID_PREFIX}${hash('refund-end-to-end-id').slice(0, hexLength).toUpperCase()}`,
+  };
+}

@@ -1,6 +1,8 @@
 /**
- * The gateway's state machine: from what the payment's stream says and what
- * this gateway last observed at the bank, the one next step. Pure: the clock,
+ * The gateway's state machine: from what the payment's stream says about one
+ * bank instruction (the payment's transfer, or one of its refunds:
+ * instructions.ts) and what this gateway last observed at the bank, the one
+ * next step. Pure: the clock,
  * the retry window's start and the next backoff delay come in as input, so
  * every rule below is a unit test away.
  *
@@ -11,7 +13,8 @@
  * submission with the same idempotency key. A new key is never chosen here.
  */
 import { assertNever } from '../domain/errors';
-import type { BankErrorCode, ExistingPaymentState } from '../domain/payment';
+import type { BankErrorCode } from '../domain/payment';
+import type { InstructionState } from './instructions';
 
 /**
  * What the bank said about a transfer, classified by the bank client, which has
@@ -69,7 +72,7 @@ export interface StateMachinePolicy {
 }
 
 export interface StepInput {
-  readonly payment: ExistingPaymentState;
+  readonly instruction: InstructionState;
   readonly observation: Observation;
   readonly now: Date;
   /** When the current retry window began (first claim, or the operator's retry). */
@@ -93,26 +96,24 @@ export type Step =
   /** The payment is unknown: it is the operator's turn. */
   | { readonly kind: 'leave-parked' };
 
-type Submitted = Extract<ExistingPaymentState, { status: 'submitted' }>;
+type Submitted = Extract<InstructionState, { phase: 'submitted' }>;
 
 export function nextStep(input: StepInput): Step {
-  const { payment, observation } = input;
-  switch (payment.status) {
-    case 'settled':
-    case 'rejected':
-    case 'cancelled':
+  const { instruction, observation } = input;
+  switch (instruction.phase) {
+    case 'final':
       return { kind: 'complete' };
-    case 'unknown':
+    case 'parked':
       return { kind: 'leave-parked' };
-    case 'requested':
+    case 'pending':
       if (observation.kind !== 'nothing-yet') {
-        throw new Error(`a requested payment cannot have a bank observation (${observation.kind})`);
+        throw new Error(`an instruction not yet at the bank cannot have a bank observation (${observation.kind})`);
       }
       return { kind: 'record-intent' };
     case 'submitted':
-      return fromSubmitted(payment, input);
+      return fromSubmitted(instruction, input);
     default:
-      return assertNever(payment, 'payment state');
+      return assertNever(instruction, 'instruction state');
   }
 }
 
@@ -196,5 +197,5 @@ function windowExhausted(input: StepInput): boolean {
 }
 
 function lastErrorOf(input: StepInput): string {
-  return input.payment.bank?.lastError ?? 'none';
+  return input.instruction.phase === 'submitted' ? (input.instruction.bank.lastError ?? 'none') : 'none';
 }

@@ -1,6 +1,8 @@
 import type { PaymentId, TenantId } from '../domain/ids';
 import type { CurrencyCode } from '../domain/money';
 import { foldPayment, type ExistingPaymentState, type PaymentEvent } from '../domain/payment';
+import type { RefundId } from '../domain/ids';
+import { instructionKey, instructionState, parseInstructionKey, type InstructionRef } from './instructions';
 import { nextStep, type Observation, type Step } from './state-machine';
 
 const T0 = new Date('2026-01-01T10:00:00.000Z');
@@ -35,10 +37,15 @@ const operatorRetry: PaymentEvent = { type: 'OperatorRetryRequested', data: { op
 
 /** given(events) / when(observation, ms since the window began) / then(step) */
 function given(...events: PaymentEvent[]) {
+  return givenInstruction({ kind: 'transfer' }, ...events);
+}
+
+function givenInstruction(ref: InstructionRef, ...events: PaymentEvent[]) {
   const payment = foldPayment(events) as ExistingPaymentState;
+  const instruction = instructionState(payment, ref)!;
   return {
     when(observation: Observation, elapsedMs = 0) {
-      const step = nextStep({ payment, observation, now: new Date(T0.getTime() + elapsedMs), windowStartedAt: T0, retryDelayMs: 500, policy });
+      const step = nextStep({ instruction, observation, now: new Date(T0.getTime() + elapsedMs), windowStartedAt: T0, retryDelayMs: 500, policy });
       return { then: (expected: Step) => expect(step).toEqual(expected) };
     },
   };
@@ -58,7 +65,7 @@ describe('gateway state machine', () => {
     });
 
     it('when a requested payment comes with a bank observation, then that is a programmer error', () => {
-      expect(() => given(requested).when({ kind: 'intent-recorded', attempt: 1 })).toThrow(/requested payment/);
+      expect(() => given(requested).when({ kind: 'intent-recorded', attempt: 1 })).toThrow(/not yet at the bank/);
     });
 
     it('when the recorded intent is not the current attempt, then that is a programmer error', () => {
@@ -194,6 +201,45 @@ describe('gateway state machine', () => {
 
     it('when the payment is unknown, then it stays parked for an operator', () => {
       given(requested, started(1), unknown).when(nothing).then({ kind: 'leave-parked' });
+    });
+  });
+
+  describe('a refund is an instruction like the transfer', () => {
+    const refundId = 'r-1' as RefundId;
+    const ref: InstructionRef = { kind: 'refund', refundId };
+    const refundRequested: PaymentEvent = {
+      type: 'RefundRequested',
+      data: { refundId, amountMinor: 100, currency: 'EUR' as never, reason: null, metadata: {}, requestedBy: 'client', requestedAt: T0.toISOString() },
+    };
+    const refundStarted = (attempt: number): PaymentEvent => ({
+      type: 'RefundSubmissionStarted',
+      data: { refundId, attempt, idempotencyKey: 'rf1-key', endToEndId: 'RF1REF', gatewayId: 'gw', startedAt: T0.toISOString() },
+    });
+    const paid = [requested, started(1), settled];
+
+    it('when a refund is requested, then its intent is recorded first, while the transfer is complete', () => {
+      givenInstruction(ref, ...paid, refundRequested).when(nothing).then({ kind: 'record-intent' });
+      given(...paid, refundRequested).when(nothing).then({ kind: 'complete' });
+    });
+
+    it('when its intent was recorded, then it is submitted under its own key; after a crash it is looked up by its own reference', () => {
+      givenInstruction(ref, ...paid, refundRequested, refundStarted(1)).when({ kind: 'intent-recorded', attempt: 1 }).then({ kind: 'submit', attempt: 1, idempotencyKey: 'rf1-key' });
+      givenInstruction(ref, ...paid, refundRequested, refundStarted(1)).when(nothing).then({ kind: 'look-up', endToEndId: 'RF1REF' });
+    });
+
+    it('when the bank executed it, then it is recorded; once final it is complete, once unknown it is left parked', () => {
+      givenInstruction(ref, ...paid, refundRequested, refundStarted(1)).when({ kind: 'submitted', attempt: 1, answer: { kind: 'accepted', bankTransferId: 'rf_1' } }).then({ kind: 'settle', bankTransferId: 'rf_1' });
+      const succeeded: PaymentEvent = { type: 'RefundSucceeded', data: { refundId, bankRefundId: 'rf_1', succeededAt: T0.toISOString() } };
+      givenInstruction(ref, ...paid, refundRequested, refundStarted(1), succeeded).when(nothing).then({ kind: 'complete' });
+      const parked: PaymentEvent = { type: 'RefundOutcomeUnknown', data: { refundId, attempts: 1, lastError: 'timeout', errorCode: 'bank_timeout', parkedAt: T0.toISOString() } };
+      givenInstruction(ref, ...paid, refundRequested, refundStarted(1), parked).when(nothing).then({ kind: 'leave-parked' });
+    });
+
+    it('names instructions in the work queue unambiguously, and a refund the payment lacks is no instruction', () => {
+      expect(parseInstructionKey(instructionKey(ref))).toEqual(ref);
+      expect(parseInstructionKey(instructionKey({ kind: 'transfer' }))).toEqual({ kind: 'transfer' });
+      expect(() => parseInstructionKey('refund:')).toThrow();
+      expect(instructionState(foldPayment(paid) as ExistingPaymentState, ref)).toBeUndefined();
     });
   });
 });

@@ -1,9 +1,13 @@
 /**
- * The gateway's work queue: one row per payment that needs (or needed) the
- * bank, in the SQL database (PGlite or PostgreSQL). It is a read model of the
- * payment log plus scheduling: the feeder (feeder.ts) writes rows from events,
- * gateways claim due rows with `FOR UPDATE SKIP LOCKED` and a lease, and
- * release them with a next-attempt time.
+ * The gateway's work queue: one row per bank instruction (a payment's
+ * transfer, each of its refunds) that needs (or needed) the bank, in the SQL
+ * database (PGlite or PostgreSQL). It is a read model of the payment log plus
+ * scheduling: the feeder (work-feeder.ts) hands it events, gateways claim due
+ * rows with `FOR UPDATE SKIP LOCKED` and a lease, and release them with a
+ * next-attempt time.
+ *
+ * This module is the one owner of the queue's tables: every statement that
+ * reads or writes them is here (the feeders, SQL and EventStoreDB, call in).
  *
  * The row is a hint, never the truth: a gateway always reloads the payment's
  * stream before acting, so a stale row costs one wasted claim, never a second
@@ -20,10 +24,14 @@
  * transaction; none is ever open across a bank call.
  */
 import { randomUUID } from 'node:crypto';
-import type { Database } from '../db/database';
 import { runMigrations, type Migration } from '../db/migrations';
-import type { PaymentId, TenantId } from '../domain/ids';
-import type { PaymentStatus } from '../domain/payment';
+import { assertNever } from '../domain/errors';
+import type { Database, SqlClient } from '../db/database';
+import { parsePaymentStreamName, type PaymentId, type TenantId } from '../domain/ids';
+import { upcastPaymentEvent } from '../domain/payment';
+import { schemaVersionOf } from '../application/event-envelope';
+import { START, type GlobalPosition, type RecordedEvent } from '../event-store/port';
+import { TRANSFER_INSTRUCTION, workRowChangeOf, type WorkRowChange } from './instructions';
 
 export const WORK_TABLE = 'bank_gateway_work';
 export const WORK_CHECKPOINT_TABLE = 'bank_gateway_checkpoint';
@@ -33,8 +41,11 @@ export type WorkStatus = 'pending' | 'parked' | 'done';
 export interface WorkItem {
   readonly tenantId: TenantId;
   readonly paymentId: PaymentId;
+  /** `transfer`, or `refund:{refundId}` (see instructions.ts). */
+  readonly instruction: string;
   readonly status: WorkStatus;
-  readonly paymentStatus: PaymentStatus;
+  /** The instruction's own status: the payment's for its transfer, the refund's for a refund. */
+  readonly paymentStatus: string;
   readonly streamRevision: number;
   readonly attempts: number;
   readonly lastError: string | null;
@@ -86,9 +97,15 @@ export const WORK_MIGRATIONS: readonly Migration[] = [
        position_prepare bigint NOT NULL,
        updated_at timestamptz NOT NULL DEFAULT now())`,
   ],
+  // Issue 11: one row per bank instruction, not per payment. Existing rows are the payments' transfers.
+  [
+    `ALTER TABLE ${WORK_TABLE} ADD COLUMN IF NOT EXISTS instruction text NOT NULL DEFAULT '${TRANSFER_INSTRUCTION}'`,
+    `ALTER TABLE ${WORK_TABLE} DROP CONSTRAINT IF EXISTS ${WORK_TABLE}_pkey`,
+    `ALTER TABLE ${WORK_TABLE} ADD CONSTRAINT ${WORK_TABLE}_pkey PRIMARY KEY (tenant_id, payment_id, instruction)`,
+  ],
 ];
 
-const COLUMNS = `tenant_id, payment_id, status, payment_status, stream_revision, attempts, last_error, next_attempt_at,
+const COLUMNS = `tenant_id, payment_id, instruction, status, payment_status, stream_revision, attempts, last_error, next_attempt_at,
   window_started_at, lease_owner, lease_expires_at, claim_count, claims_in_window, updated_at`;
 
 const asDate = (value: unknown): Date => (value instanceof Date ? value : new Date(String(value)));
@@ -97,8 +114,9 @@ function itemFromRow(row: Record<string, unknown>): WorkItem {
   return {
     tenantId: String(row['tenant_id']) as TenantId,
     paymentId: String(row['payment_id']) as PaymentId,
+    instruction: String(row['instruction']),
     status: String(row['status']) as WorkStatus,
-    paymentStatus: String(row['payment_status']) as PaymentStatus,
+    paymentStatus: String(row['payment_status']),
     streamRevision: Number(row['stream_revision']),
     attempts: Number(row['attempts']),
     lastError: (row['last_error'] as string | null) ?? null,
@@ -112,6 +130,7 @@ function itemFromRow(row: Record<string, unknown>): WorkItem {
   };
 }
 
+/** The operator desk's list is of payments: their transfers' rows. */
 export interface ListQuery {
   /** `unknown` and `submitted` are payment statuses; `parked` is the queue's own view of rows waiting for an operator. */
   readonly status: 'unknown' | 'parked' | 'submitted';
@@ -135,8 +154,8 @@ export function createWorkQueue(database: Database, options: { readonly migrate:
       `UPDATE ${WORK_TABLE} SET lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL,
          next_attempt_at = now() + ($4::bigint * interval '1 millisecond'),
          last_error = COALESCE($5, last_error), updated_at = now()
-       WHERE tenant_id = $1 AND payment_id = $2 AND lease_token = $3`,
-      [claim.item.tenantId, claim.item.paymentId, claim.token, Math.max(0, Math.round(delayMs)), lastError],
+       WHERE tenant_id = $1 AND payment_id = $2 AND instruction = $6 AND lease_token = $3`,
+      [claim.item.tenantId, claim.item.paymentId, claim.token, Math.max(0, Math.round(delayMs)), lastError, claim.item.instruction],
     );
 
   return {
@@ -154,15 +173,15 @@ export function createWorkQueue(database: Database, options: { readonly migrate:
       const token = randomUUID();
       const result = await database.query<Record<string, unknown>>(
         `WITH candidate AS (
-           SELECT tenant_id, payment_id FROM ${WORK_TABLE}
+           SELECT tenant_id, payment_id, instruction FROM ${WORK_TABLE}
            WHERE status = 'pending' AND next_attempt_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at < now())
            ORDER BY next_attempt_at
            LIMIT $3
            FOR UPDATE SKIP LOCKED)
-         UPDATE ${WORK_TABLE} w SET lease_owner = $1, lease_token = $2 || ':' || w.tenant_id || ':' || w.payment_id,
+         UPDATE ${WORK_TABLE} w SET lease_owner = $1, lease_token = $2 || ':' || w.tenant_id || ':' || w.payment_id || ':' || w.instruction,
            lease_expires_at = now() + ($4::bigint * interval '1 millisecond'),
            window_started_at = COALESCE(w.window_started_at, now()), claim_count = w.claim_count + 1, claims_in_window = w.claims_in_window + 1, updated_at = now()
-         FROM candidate c WHERE w.tenant_id = c.tenant_id AND w.payment_id = c.payment_id
+         FROM candidate c WHERE w.tenant_id = c.tenant_id AND w.payment_id = c.payment_id AND w.instruction = c.instruction
          RETURNING ${COLUMNS.split(',').map((column) => `w.${column.trim()}`).join(', ')}, w.lease_token, now() AS claimed_at`,
         [owner, token, countMax, leaseMs],
       );
@@ -177,8 +196,8 @@ export function createWorkQueue(database: Database, options: { readonly migrate:
     async renew(claim: Claim, leaseMs: number): Promise<boolean> {
       const result = await database.query(
         `UPDATE ${WORK_TABLE} SET lease_expires_at = now() + ($4::bigint * interval '1 millisecond')
-         WHERE tenant_id = $1 AND payment_id = $2 AND lease_token = $3 AND lease_expires_at > now()`,
-        [claim.item.tenantId, claim.item.paymentId, claim.token, leaseMs],
+         WHERE tenant_id = $1 AND payment_id = $2 AND instruction = $5 AND lease_token = $3 AND lease_expires_at > now()`,
+        [claim.item.tenantId, claim.item.paymentId, claim.token, leaseMs, claim.item.instruction],
       );
       return result.rowCount === 1;
     },
@@ -189,25 +208,29 @@ export function createWorkQueue(database: Database, options: { readonly migrate:
     },
 
     /** The payment reached `paymentStatus` at `revision`: done when final, parked when unknown. */
-    async settle(claim: Claim, status: 'done' | 'parked', paymentStatus: PaymentStatus, revision: number, lastError: string | null = null): Promise<boolean> {
+    async settle(claim: Claim, status: 'done' | 'parked', paymentStatus: string, revision: number, lastError: string | null = null): Promise<boolean> {
       const result = await database.query(
         `UPDATE ${WORK_TABLE} SET status = $4, payment_status = $5, stream_revision = $6, last_error = COALESCE($7, last_error),
            lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = now()
-         WHERE tenant_id = $1 AND payment_id = $2 AND lease_token = $3 AND stream_revision < $6`,
-        [claim.item.tenantId, claim.item.paymentId, claim.token, status, paymentStatus, revision, lastError],
+         WHERE tenant_id = $1 AND payment_id = $2 AND instruction = $8 AND lease_token = $3 AND stream_revision < $6`,
+        [claim.item.tenantId, claim.item.paymentId, claim.token, status, paymentStatus, revision, lastError, claim.item.instruction],
       );
       if (result.rowCount === 1) return true;
       // A newer revision was already recorded on the row: only hand the lease back.
       return (await release(claim, 0, null)).rowCount === 1;
     },
 
-    /** Makes a row due now (an operator's retry, a test); the feeder does the same from the log. */
+    /** Makes a payment's pending rows due now (an operator's retry, a test); the feeder does the same from the log. */
     async wake(tenantId: TenantId, paymentId: PaymentId): Promise<void> {
       await database.query(`UPDATE ${WORK_TABLE} SET next_attempt_at = now() WHERE tenant_id = $1 AND payment_id = $2 AND status = 'pending'`, [tenantId, paymentId]);
     },
 
-    async get(tenantId: TenantId, paymentId: PaymentId): Promise<WorkItem | undefined> {
-      const result = await database.query<Record<string, unknown>>(`SELECT ${COLUMNS} FROM ${WORK_TABLE} WHERE tenant_id = $1 AND payment_id = $2`, [tenantId, paymentId]);
+    async get(tenantId: TenantId, paymentId: PaymentId, instruction: string = TRANSFER_INSTRUCTION): Promise<WorkItem | undefined> {
+      const result = await database.query<Record<string, unknown>>(`SELECT ${COLUMNS} FROM ${WORK_TABLE} WHERE tenant_id = $1 AND payment_id = $2 AND instruction = $3`, [
+        tenantId,
+        paymentId,
+        instruction,
+      ]);
       return result.rows[0] && itemFromRow(result.rows[0]);
     },
 
@@ -220,7 +243,7 @@ export function createWorkQueue(database: Database, options: { readonly migrate:
       }
       const result = await database.query<Record<string, unknown>>(
         `SELECT ${COLUMNS} FROM ${WORK_TABLE}
-         WHERE ${condition} AND (tenant_id, payment_id) > ($1::text, $2::text)
+         WHERE instruction = '${TRANSFER_INSTRUCTION}' AND ${condition} AND (tenant_id, payment_id) > ($1::text, $2::text)
          ORDER BY tenant_id, payment_id LIMIT $3`,
         params,
       );
@@ -253,4 +276,88 @@ export type WorkQueue = ReturnType<typeof createWorkQueue>;
 /** Brings the tables up to date; every gateway process calls it at start (concurrent starts are serialised). */
 export async function migrateWorkQueue(database: Database): Promise<void> {
   await runMigrations(database, 'bank-gateway', WORK_MIGRATIONS);
+}
+
+export const FEEDER_CHECKPOINT_NAME = 'bank-gateway-feeder';
+
+export async function readFeederCheckpoint(client: SqlClient): Promise<GlobalPosition> {
+  const result = await client.query<{ position_commit: string; position_prepare: string }>(
+    `SELECT position_commit::text AS position_commit, position_prepare::text AS position_prepare FROM ${WORK_CHECKPOINT_TABLE} WHERE name = $1`,
+    [FEEDER_CHECKPOINT_NAME],
+  );
+  const row = result.rows[0];
+  return row ? { commit: BigInt(row.position_commit), prepare: BigInt(row.position_prepare) } : START;
+}
+
+/** Locks the feeder's checkpoint row for this transaction (two feeders never apply one batch together) and reads it. */
+export async function lockFeederCheckpoint(tx: SqlClient): Promise<GlobalPosition> {
+  await tx.query(`INSERT INTO ${WORK_CHECKPOINT_TABLE} (name, position_commit, position_prepare) VALUES ($1, -1, -1) ON CONFLICT (name) DO NOTHING`, [FEEDER_CHECKPOINT_NAME]);
+  await tx.query(`SELECT 1 FROM ${WORK_CHECKPOINT_TABLE} WHERE name = $1 FOR UPDATE`, [FEEDER_CHECKPOINT_NAME]);
+  return readFeederCheckpoint(tx);
+}
+
+export async function advanceFeederCheckpoint(tx: SqlClient, position: GlobalPosition): Promise<void> {
+  await tx.query(`UPDATE ${WORK_CHECKPOINT_TABLE} SET position_commit = $2, position_prepare = $3, updated_at = now() WHERE name = $1`, [
+    FEEDER_CHECKPOINT_NAME,
+    position.commit.toString(),
+    position.prepare.toString(),
+  ]);
+}
+
+/** True when the payment has a row already (the EventStoreDB source skips events of payments it never saw requested). */
+export async function hasWorkFor(tx: SqlClient, tenantId: TenantId, paymentId: PaymentId): Promise<boolean> {
+  const row = await tx.query(`SELECT 1 FROM ${WORK_TABLE} WHERE tenant_id = $1 AND payment_id = $2 LIMIT 1`, [tenantId, paymentId]);
+  return row.rows.length > 0;
+}
+
+/**
+ * One payment event's effect on its instruction's row, only over an older
+ * revision, so a redelivered or late event never moves a row back. Events of
+ * other streams, and of types this build does not know, change nothing.
+ */
+export async function applyFedEvent(tx: SqlClient, event: RecordedEvent): Promise<void> {
+  const ids = parsePaymentStreamName(event.streamName);
+  if (!ids) return;
+  const decoded = upcastPaymentEvent(event.type, event.data, schemaVersionOf(event));
+  if (!decoded) return;
+  await applyRowChange(tx, ids.tenantId, ids.paymentId, event.revision, workRowChangeOf(decoded));
+}
+
+async function applyRowChange(tx: SqlClient, tenantId: TenantId, paymentId: PaymentId, revision: number, change: WorkRowChange): Promise<void> {
+  const key = [tenantId, paymentId, revision, change.instruction] as const;
+  const update = (set: string, params: readonly unknown[] = []) =>
+    tx.query(`UPDATE ${WORK_TABLE} SET ${set}, stream_revision = $3, updated_at = now() WHERE tenant_id = $1 AND payment_id = $2 AND instruction = $4 AND stream_revision < $3`, [
+      ...key,
+      ...params,
+    ]);
+  switch (change.kind) {
+    case 'create':
+      await tx.query(
+        `INSERT INTO ${WORK_TABLE} (tenant_id, payment_id, stream_revision, instruction, status, payment_status) VALUES ($1, $2, $3, $4, 'pending', $5)
+         ON CONFLICT (tenant_id, payment_id, instruction) DO NOTHING`,
+        [...key, change.status],
+      );
+      return;
+    case 'submitted':
+      await update(`payment_status = $5, attempts = $6`, [change.status, change.attempts]);
+      return;
+    case 'attempt-failed':
+      await update(`last_error = $5`, [change.lastError]);
+      return;
+    case 'parked':
+      await update(`status = 'parked', payment_status = $5, last_error = $6`, [change.status, change.lastError]);
+      return;
+    case 'reopened':
+      await update(
+        `status = 'pending', payment_status = $5, next_attempt_at = now(), window_started_at = NULL, claims_in_window = 0,
+         lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL`,
+        [change.status],
+      );
+      return;
+    case 'done':
+      await update(`status = 'done', payment_status = $5`, [change.status]);
+      return;
+    default:
+      assertNever(change, 'work row change');
+  }
 }

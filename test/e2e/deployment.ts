@@ -6,10 +6,11 @@
  * Every process is killed and both schemas dropped by `close()`.
  */
 import pg from 'pg';
-import { bankReferencesFor } from '../../src/bank-gateway/keys';
+import { bankReferencesFor, refundReferencesFor } from '../../src/bank-gateway/keys';
 import { WORK_TABLE } from '../../src/bank-gateway/work-queue';
 import { sandboxClient } from '../../src/bank-sandbox/testing';
 import type { TransferView } from '../../src/bank-sandbox/wire';
+import type { RefundView as BankRefundView } from '../../src/bank-sandbox/refund-ledger';
 import type { PaymentId, TenantId } from '../../src/domain/ids';
 import { createTestSchema } from '../support/databases';
 import { startProcess, waitForOutput, type RunningProcess } from './gateway-processes';
@@ -30,6 +31,13 @@ export interface PaymentView {
   readonly cancellationReason: string | null;
   readonly rejectionReason: string | null;
   readonly bank: { readonly transferId: string | null; readonly attempts: number; readonly lastError: string | null; readonly endToEndId: string } | null;
+}
+
+export interface RefundView {
+  readonly id: string;
+  readonly status: string;
+  readonly amount: string;
+  readonly bank: { readonly refundId: string | null; readonly attempts: number; readonly endToEndId: string } | null;
 }
 
 /** Fast gateway settings: short timeouts and lease, so recovery after a SIGKILL takes seconds. */
@@ -59,12 +67,16 @@ export interface Deployment {
   startGateway(name: string, extraEnv?: Record<string, string>): Promise<RunningProcess>;
   putPayment(id: string, options?: { creditorIban?: string }): Promise<number>;
   cancelPayment(id: string): Promise<number>;
+  putRefund(id: string, refundId: string, amount: string): Promise<number>;
+  getRefund(id: string, refundId: string): Promise<RefundView>;
+  /** The bank's refunds carrying this refund's end-to-end id (back-office listing). */
+  refundsFor(id: string, refundId: string): Promise<BankRefundView[]>;
   getPayment(id: string): Promise<PaymentView>;
   /** Every transfer the bank holds for this payment's end-to-end reference. */
   transfersFor(id: string): Promise<TransferView[]>;
   endToEndIdOf(id: string): string;
   /** The gateway's work-queue row for the payment, read straight from PostgreSQL. */
-  workItem(id: string): Promise<{ status: string; leaseOwner: string | null } | undefined>;
+  workItem(id: string, instruction?: string): Promise<{ status: string; leaseOwner: string | null } | undefined>;
   close(): Promise<void>;
 }
 
@@ -137,12 +149,23 @@ export async function startDeployment(options: { bankEnv?: Record<string, string
       return (await response.json()) as PaymentView;
     },
     transfersFor: (id) => bank.transfersFor(endToEndIdOf(id)),
-    async workItem(id) {
+    async putRefund(id, refundId, amount) {
+      const response = await fetch(`${apiUrl}/payments/${id}/refunds/${refundId}`, { method: 'PUT', headers, body: JSON.stringify({ amount }) });
+      await response.arrayBuffer();
+      return response.status;
+    },
+    async getRefund(id, refundId) {
+      const response = await fetch(`${apiUrl}/payments/${id}/refunds/${refundId}`, { headers });
+      if (response.status !== 200) throw new Error(`GET /payments/${id}/refunds/${refundId}: ${response.status} ${await response.text()}`);
+      return (await response.json()) as RefundView;
+    },
+    refundsFor: (id, refundId) => bank.refundsFor(refundReferencesFor(TENANT as TenantId, id as PaymentId, refundId).endToEndId),
+    async workItem(id, instruction = 'transfer') {
       const client = new pg.Client({ connectionString: schema.url });
       await client.connect();
       try {
-        const sql = `SELECT status, lease_owner FROM ${schema.schema}.${WORK_TABLE} WHERE tenant_id = $1 AND payment_id = $2`;
-        const row = (await client.query<{ status: string; lease_owner: string | null }>(sql, [TENANT, id])).rows[0];
+        const sql = `SELECT status, lease_owner FROM ${schema.schema}.${WORK_TABLE} WHERE tenant_id = $1 AND payment_id = $2 AND instruction = $3`;
+        const row = (await client.query<{ status: string; lease_owner: string | null }>(sql, [TENANT, id, instruction])).rows[0];
         return row && { status: row.status, leaseOwner: row.lease_owner };
       } finally {
         await client.end();
