@@ -46,6 +46,7 @@ import type { RecordedEvent } from '../event-store/port';
 import type { Logger } from '../logging';
 import type { Feeder } from './work-feeder';
 import { applyFedEvent, hasWorkFor } from './work-queue';
+import { backoffAfterFailuresMs, createPause } from '../pause';
 
 export const WORK_GROUP_DEFAULT = 'paystream-bank-gateway';
 
@@ -210,7 +211,8 @@ export function createEventStoreDbWorkSource(options: WorkSourceOptions): WorkSo
   const limits = options.limits ?? WORK_SOURCE_LIMITS_DEFAULT;
   assertLimits(limits);
   const inFlight = new Set<Promise<unknown>>();
-  const sleepers = new Set<() => void>();
+  // Holds `later` messages and the resubscribe back-off; stop() ends both at once.
+  const pause = createPause();
   let subscription: PersistentSubscriptionToAll | undefined;
   let running: Promise<void> | undefined;
   let stopped = false;
@@ -225,7 +227,7 @@ export function createEventStoreDbWorkSource(options: WorkSourceOptions): WorkSo
     for await (const message of current) {
       if (stopped) return;
       lastError = null;
-      const handled = handleMessage(message, current, options.handler, limits, sleepUnlessStopped).then((disposition) => {
+      const handled = handleMessage(message, current, options.handler, limits, (ms) => pause.wait(ms)).then((disposition) => {
         if (disposition.action === 'nack' && disposition.nack === PARK) {
           parked += 1;
           options.logger.error({ group, eventId: message.event?.id, stream: message.event?.streamId, reason: disposition.reason }, 'work message parked');
@@ -239,20 +241,6 @@ export function createEventStoreDbWorkSource(options: WorkSourceOptions): WorkSo
     if (!stopped) throw new Error('EventStoreDB ended the persistent subscription');
   }
 
-  /** A `later` is held at most until stop(): then it is nacked at once and the server redelivers it. */
-  function sleepUnlessStopped(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        sleepers.delete(done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      sleepers.add(done);
-      if (stopped) done();
-    });
-  }
-
   async function loop(): Promise<void> {
     for (let failures = 0; !stopped; ) {
       try {
@@ -263,7 +251,7 @@ export function createEventStoreDbWorkSource(options: WorkSourceOptions): WorkSo
         failures += 1;
         lastError = String(error);
         options.logger.error({ err: error, group, failures }, 'work subscription dropped; joining the group again');
-        await delay(Math.min(RESUBSCRIBE_MS_MAX, 100 * 2 ** Math.min(failures, 7)));
+        await pause.wait(backoffAfterFailuresMs(failures, 100, RESUBSCRIBE_MS_MAX));
       }
     }
   }
@@ -278,7 +266,8 @@ export function createEventStoreDbWorkSource(options: WorkSourceOptions): WorkSo
     },
     async stop() {
       stopped = true;
-      for (const wake of [...sleepers]) wake();
+      // A `later` is held at most until now: it is nacked at once and the server redelivers it.
+      pause.stop();
       await Promise.allSettled([...inFlight]);
       await subscription?.unsubscribe().catch(() => undefined);
       subscription?.destroy();

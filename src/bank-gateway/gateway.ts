@@ -11,6 +11,7 @@ import { formatPosition, type EventStore } from '../event-store/port';
 import type { ReadinessCheck } from '../shared/readiness';
 import type { Logger } from '../logging';
 import type { BankClient } from './bank-client';
+import { backoffAfterFailuresMs, createPause } from '../pause';
 import { createClaimWorker } from './claim-worker';
 import type { GatewayConfig } from './config';
 import { NO_CRASH_POINTS, type CrashPoints } from './crash-points';
@@ -40,37 +41,6 @@ export interface BankGateway {
   start(): Promise<void>;
   stop(): Promise<void>;
   readonly readiness: ReadinessCheck;
-}
-
-/**
- * A sleep that a finished worker, newly fed work or `stop()` cuts short. A wake
- * that comes while nobody sleeps is kept for the next wait, so work fed during
- * a claim is not left for a whole poll interval.
- */
-function createPause() {
-  let timer: NodeJS.Timeout | undefined;
-  let wake: (() => void) | undefined;
-  let wokenEarly = false;
-  return {
-    wait(ms: number) {
-      if (wokenEarly) {
-        wokenEarly = false;
-        return Promise.resolve();
-      }
-      return new Promise<void>((resolve) => {
-        wake = () => {
-          wake = undefined;
-          resolve();
-        };
-        timer = setTimeout(wake, ms);
-      });
-    },
-    wake() {
-      clearTimeout(timer);
-      if (wake) wake();
-      else wokenEarly = true;
-    },
-  };
 }
 
 export function createBankGateway(deps: BankGatewayDeps): BankGateway {
@@ -122,7 +92,7 @@ export function createBankGateway(deps: BankGatewayDeps): BankGateway {
         failures += 1;
         lastLoopError = String(error);
         logger.error({ err: error, failures }, 'claiming work failed; backing off');
-        await pause.wait(Math.min(settings.pollIntervalMs * 2 ** Math.min(failures, 6), 10_000));
+        await pause.wait(backoffAfterFailuresMs(failures, settings.pollIntervalMs, 10_000));
       }
     }
   }
@@ -158,7 +128,7 @@ export function createBankGateway(deps: BankGatewayDeps): BankGateway {
     async stop() {
       stopping = true;
       clearInterval(statusTimer);
-      pause.wake();
+      pause.stop();
       await loop;
       await Promise.allSettled([...inFlight]);
       await deps.feeder.stop();

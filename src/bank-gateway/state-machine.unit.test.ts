@@ -229,7 +229,7 @@ describe('gateway state machine', () => {
 
     it('when the bank executed it, then it is recorded; once final it is complete, once unknown it is left parked', () => {
       givenInstruction(ref, ...paid, refundRequested, refundStarted(1)).when({ kind: 'submitted', attempt: 1, answer: { kind: 'accepted', bankTransferId: 'rf_1' } }).then({ kind: 'settle', bankTransferId: 'rf_1' });
-      const succeeded: PaymentEvent = { type: 'RefundSucceeded', data: { refundId, bankRefundId: 'rf_1', succeededAt: T0.toISOString() } };
+      const succeeded: PaymentEvent = { type: 'RefundSucceeded', data: { refundId, bankRefundId: 'rf_1', amountMinor: 100, currency: 'EUR' as never, succeededAt: T0.toISOString() } };
       givenInstruction(ref, ...paid, refundRequested, refundStarted(1), succeeded).when(nothing).then({ kind: 'complete' });
       const parked: PaymentEvent = { type: 'RefundOutcomeUnknown', data: { refundId, attempts: 1, lastError: 'timeout', errorCode: 'bank_timeout', parkedAt: T0.toISOString() } };
       givenInstruction(ref, ...paid, refundRequested, refundStarted(1), parked).when(nothing).then({ kind: 'leave-parked' });

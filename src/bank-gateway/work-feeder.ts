@@ -14,6 +14,7 @@ import { PAYMENT_STREAM_PREFIX } from '../domain/ids';
 import { PAYMENT_EVENT_TYPES } from '../domain/payment';
 import { comparePositions, type AllSubscription, type EventStore, type GlobalPosition, type RecordedEvent } from '../event-store/port';
 import type { Logger } from '../logging';
+import { backoffAfterFailuresMs, createPause } from '../pause';
 import { advanceFeederCheckpoint, applyFedEvent, lockFeederCheckpoint, readFeederCheckpoint } from './work-queue';
 
 export { FEEDER_CHECKPOINT_NAME, readFeederCheckpoint } from './work-queue';
@@ -68,6 +69,7 @@ export function createWorkFeeder(options: FeederOptions): Feeder {
   let position: GlobalPosition | undefined;
   let lastError: string | undefined;
   const fedListeners: Array<() => void> = [];
+  const pause = createPause();
 
   async function feedOnce(): Promise<void> {
     position = await readFeederCheckpoint(options.database);
@@ -96,7 +98,7 @@ export function createWorkFeeder(options: FeederOptions): Feeder {
         lastError = String(error);
         options.logger.error({ err: error, failures }, 'work feeder failed; resubscribing from its checkpoint');
         await subscription?.close().catch(() => undefined);
-        await new Promise((resolve) => setTimeout(resolve, Math.min(FEED_RETRY_MS_MAX, 100 * 2 ** Math.min(failures, 6))));
+        await pause.wait(backoffAfterFailuresMs(failures, 100, FEED_RETRY_MS_MAX));
       }
     }
   }
@@ -107,6 +109,7 @@ export function createWorkFeeder(options: FeederOptions): Feeder {
     },
     async stop() {
       stopped = true;
+      pause.stop();
       await subscription?.close().catch(() => undefined);
       await running;
     },

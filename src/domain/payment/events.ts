@@ -169,7 +169,8 @@ export interface RefundAttemptFailed {
 
 export interface RefundSucceeded {
   readonly type: 'RefundSucceeded';
-  readonly data: { readonly refundId: RefundId; readonly bankRefundId: string; readonly succeededAt: string };
+  /** The amount rides along (it is the requested one), so read models need not keep every pending refund. */
+  readonly data: { readonly refundId: RefundId; readonly bankRefundId: string; readonly amountMinor: number; readonly currency: CurrencyCode; readonly succeededAt: string };
 }
 
 /** The bank refused the refund: its amount is refundable again. */

@@ -180,7 +180,8 @@ function succeedRefund(command: Commands.SucceedRefund, state: ExistingPaymentSt
   const refund = requireRefund(state, refundId);
   if (refund.status === 'succeeded' && refund.bankRefundId === bankRefundId) return [];
   requireAwaitingRefundOutcome(refund, bankRefundId, 'record the success of');
-  return [{ type: 'RefundSucceeded', data: { refundId, bankRefundId, succeededAt: at(command.metadata) } }];
+  const { amountMinor, currency } = refund.instruction;
+  return [{ type: 'RefundSucceeded', data: { refundId, bankRefundId, amountMinor, currency, succeededAt: at(command.metadata) } }];
 }
 
 function failRefund(command: Commands.FailRefund, state: ExistingPaymentState): PaymentEvent[] {
