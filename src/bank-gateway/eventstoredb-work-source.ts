@@ -46,7 +46,7 @@ import type { RecordedEvent } from '../event-store/port';
 import type { Logger } from '../logging';
 import type { Feeder } from './work-feeder';
 import { applyFedEvent, hasWorkFor } from './work-queue';
-import { backoffAfterFailuresMs, createPause } from '../pause';
+import { backoffAfterFailuresMs, createPause } from '../shared/pause';
 
 export const WORK_GROUP_DEFAULT = 'paystream-bank-gateway';
 

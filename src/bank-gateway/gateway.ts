@@ -11,7 +11,7 @@ import { formatPosition, type EventStore } from '../event-store/port';
 import type { ReadinessCheck } from '../shared/readiness';
 import type { Logger } from '../logging';
 import type { BankClient } from './bank-client';
-import { backoffAfterFailuresMs, createPause } from '../pause';
+import { backoffAfterFailuresMs, createPause } from '../shared/pause';
 import { createClaimWorker } from './claim-worker';
 import type { GatewayConfig } from './config';
 import { NO_CRASH_POINTS, type CrashPoints } from './crash-points';

@@ -14,7 +14,7 @@ import { PAYMENT_STREAM_PREFIX } from '../domain/ids';
 import { PAYMENT_EVENT_TYPES } from '../domain/payment';
 import { comparePositions, type AllSubscription, type EventStore, type GlobalPosition, type RecordedEvent } from '../event-store/port';
 import type { Logger } from '../logging';
-import { backoffAfterFailuresMs, createPause } from '../pause';
+import { backoffAfterFailuresMs, createPause } from '../shared/pause';
 import { advanceFeederCheckpoint, applyFedEvent, lockFeederCheckpoint, readFeederCheckpoint } from './work-queue';
 
 export { FEEDER_CHECKPOINT_NAME, readFeederCheckpoint } from './work-queue';
