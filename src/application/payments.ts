@@ -26,6 +26,7 @@ import { createCommandHandler, type Decider, type HandleOptions, type HandleResu
 import { createDailyLimits } from './daily-limits';
 import { schemaVersionOf, toEventData, type NewEventId } from './event-envelope';
 import { PreconditionFailedError } from './errors';
+import type { StreamStateCache } from './stream-state-cache';
 
 export interface PaymentsModuleOptions {
   readonly store: EventStore;
@@ -38,6 +39,8 @@ export interface PaymentsModuleOptions {
    * tests of other parts rely on.
    */
   readonly tenants?: TenantDirectory;
+  /** Answers retries of known payments without reading their stream (ADR 0020); the caller starts and stops it. */
+  readonly retryCache?: StreamStateCache<PaymentEvent, PaymentState>;
 }
 
 export type PaymentResult = HandleResult<PaymentEvent, PaymentState>;
@@ -73,6 +76,10 @@ export function createPaymentsModule(options: PaymentsModuleOptions) {
     const stream = paymentStreamName(input.tenantId, input.paymentId);
     // Create-only is "expect no stream": the handler's one read refuses an existing payment (412) before deciding.
     const command: PaymentCommand = { type: 'RequestPayment', data: input, metadata };
+    if (!input.createOnly && options.retryCache) {
+      const repeated = await repeatFromCache(stream, command);
+      if (repeated) return repeated;
+    }
     try {
       if (options.tenants) await admitNewPayment(stream, command, options.tenants);
       const result = await handler.handle(stream, command, input.createOnly ? { expectedRevision: -1 } : {});
@@ -104,6 +111,23 @@ export function createPaymentsModule(options: PaymentsModuleOptions) {
     const limits = checkNewPayment(tenants.policyOf(input.tenantId), input.instruction);
     if (!limits) return;
     await dailyLimits.reserve({ tenantId: input.tenantId, paymentId: input.paymentId, instruction: input.instruction, payloadSha256: instructionHash(input.instruction), limits }, metadata);
+  }
+
+  /**
+   * A retry the decider answers with nothing to write, decided on the cached
+   * state (exact and no older than the client's last answer, see
+   * StreamStateCache.fresh). Anything else (no entry, a conflict, a change to
+   * write, a cache that cannot tell) takes the store path, which decides again.
+   */
+  async function repeatFromCache(stream: string, command: PaymentCommand): Promise<RequestPaymentOutcome | undefined> {
+    const cached = await options.retryCache!.fresh(stream).catch(() => undefined);
+    if (!cached || cached.state.status === 'none') return undefined;
+    try {
+      if (decide(command, cached.state).length > 0) return undefined;
+    } catch {
+      return undefined;
+    }
+    return { state: cached.state, revision: cached.revision, appended: [], position: cached.position, created: false };
   }
 
   /** A refused reuse of an id is itself a fact worth keeping: who tried what, when. */

@@ -8,7 +8,9 @@ import type { Router } from 'express';
 import type { ApiKeysSetting, CoreConfig } from '../config/core';
 import { createIdempotencyRecords, type IdempotencyRecords } from '../application/idempotency';
 import { tenantDirectoryFor, type TenantsSetting } from '../config/tenants';
-import { createPaymentsModule, type PaymentsModule } from '../application/payments';
+import { createPaymentsModule, paymentDecider, type PaymentsModule } from '../application/payments';
+import { StreamStateCache } from '../application/stream-state-cache';
+import { PAYMENT_STREAM_PREFIX } from '../domain/ids';
 import type { EventStore } from '../event-store/port';
 import type { Logger } from '../logging';
 import { createApp } from './app';
@@ -46,6 +48,11 @@ export interface ApiServerOptions {
   /** Extra route modules (operator, analytics, dashboard), built against the same registry. */
   readonly extraRouters?: (context: ExtraRoutersContext) => { routers?: Router[]; publicRouters?: Router[] };
   readonly readinessChecks?: ReadonlyMap<string, ReadinessCheck>;
+  /**
+   * Payments the retry cache keeps (docs/adr/0020-retry-cache.md); 0 turns it off. Default 50 000.
+   * Only when this server makes its own payments module.
+   */
+  readonly retryCacheEntriesMax?: number;
 }
 
 /** What every route module gets from the API: one registry, one payments module, one Idempotency-Key record. */
@@ -54,6 +61,8 @@ export interface ExtraRoutersContext {
   readonly payments: PaymentsModule;
   readonly idempotency: IdempotencyRecords;
 }
+
+export const RETRY_CACHE_ENTRIES_DEFAULT = 50_000;
 
 export interface ApiServer {
   readonly app: ReturnType<typeof createApp>;
@@ -83,7 +92,12 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
   const registry = createOpenApiRegistry();
   // Checked even when the caller built the payments module: a client key without a listed tenant refuses start-up.
   const tenants = tenantDirectoryFor(options.tenants, apiKeys);
-  const payments = options.payments ?? createPaymentsModule({ store: options.store, tenants });
+  const cacheEntries = options.retryCacheEntriesMax ?? RETRY_CACHE_ENTRIES_DEFAULT;
+  const retryCache =
+    options.payments || cacheEntries === 0
+      ? undefined
+      : new StreamStateCache({ store: options.store, fold: paymentDecider, streamPrefix: PAYMENT_STREAM_PREFIX, entriesMax: cacheEntries, logger: options.logger });
+  const payments = options.payments ?? createPaymentsModule({ store: options.store, tenants, ...(retryCache ? { retryCache } : {}) });
   const idempotency = options.idempotency ?? createIdempotencyRecords({ store: options.store });
   const extra = options.extraRouters?.({ registry, payments, idempotency }) ?? {};
   const checks = new Map<string, ReadinessCheck>([
@@ -113,6 +127,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     payments,
     listen: (port, host) =>
       new Promise((resolve, reject) => {
+        retryCache?.start();
         // Host is checked by the app (requireHost), so its 400 is a problem like every other.
         const listening = createServer({ requireHostHeader: false }, app);
         answerClientErrorsAsProblems(listening);
@@ -135,7 +150,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
         force.unref();
         closing.close(() => {
           clearTimeout(force);
-          resolve();
+          void (retryCache?.stop() ?? Promise.resolve()).then(resolve, resolve);
         });
         closing.closeIdleConnections();
       }),
