@@ -109,6 +109,7 @@ export const coreSection = {
   approvalTtlMs: key('APPROVAL_TTL_MS', 'How long a proposal (maker-checker) waits for a supervisor before it expires.', integerFromEnv(60_000, 30 * 24 * 3_600_000).default(86_400_000), '86400000'),
   replayWindowMs: key('REPLAY_WINDOW_MS', "How long after a payment's first bank submission an operator may still retry it; later, recovery goes through a compensation. Idempotency keys are kept at least this long.", integerFromEnv(1_000, 365 * 24 * 3_600_000).default(604_800_000), '604800000'),
   opsActionLimitPerHour: key('OPS_ACTION_LIMIT_PER_HOUR', 'Retries, resolves, approvals and rejections each that one staff member may make per hour (in-process count: per API instance); 0 turns the limit off.', integerFromEnv(0, 100_000).default(120), '120'),
+  apiWorkers: key('API_WORKERS', 'API worker processes (node:cluster) on the server stores (postgres, eventstoredb); 0 is one per core. The embedded store always runs one. Per-instance limits (RATE_LIMIT_PER_MINUTE, OPS_ACTION_LIMIT_PER_HOUR) are shared out among the workers.', integerFromEnv(0, 64).default(0), '0'),
   readWaitMsMax: key('READ_WAIT_MS_MAX', 'Longest a read may wait for a projection to reach a requested position.', integerFromEnv(0, 30_000).default(5_000), '5000'),
 };
 
