@@ -12,9 +12,12 @@
  *    (and a rebuild must load rows written by earlier batches). Rationale for
  *    two appends rather than one per command: the same log in 40% fewer
  *    transactions, which keeps the write phase to a couple of minutes.
- * 2. Raw: reads the whole log in position order through `readAll` pages of the
- *    rebuild's page size and filter, one page after another (the read half of a
- *    rebuild, with nothing applied).
+ * 2. Raw, the baseline: reads the whole log in position order through
+ *    **unfiltered** `readAll` pages of the rebuild's page size, one page after
+ *    another (the cheapest ordered read of the log, nothing applied). Rationale
+ *    (issue 13): the filtered read the rebuild itself does was 3.8× slower than
+ *    this, so a baseline with the filter flattered every ratio. The filtered
+ *    read is printed beside it, for information.
  * 3. Rebuild: each read model through `rebuildProjection`, the code path of
  *    `npm run projections -- rebuild` (shadow tables, batches, swap).
  *
@@ -59,6 +62,7 @@ export interface ThroughputFigure {
 export interface ProjectionBenchResult {
   readonly write: ThroughputFigure;
   readonly raw: ThroughputFigure;
+  readonly rawFiltered: ThroughputFigure;
   readonly rebuilds: readonly ThroughputFigure[];
 }
 
@@ -204,18 +208,18 @@ function figure(name: string, events: number, elapsedMs: number): ThroughputFigu
   return { name, events, elapsedMs, eventsPerSecond: events / Math.max(elapsedMs / 1000, 0.001) };
 }
 
-/** Reads the whole log page by page, as a rebuild does, applying nothing. */
-export async function readEverything(store: EventStore, pageSize: number): Promise<ThroughputFigure> {
+/** Reads the whole log page by page, applying nothing: unfiltered, or with the payment-events filter a rebuild uses. */
+export async function readEverything(store: EventStore, pageSize: number, filtered = false): Promise<ThroughputFigure> {
   const started = Date.now();
   let position: GlobalPosition = START;
   let events = 0;
   for (;;) {
-    const page = await store.readAll({ fromPosition: position, limit: pageSize, filter: PAYMENT_EVENTS_FILTER });
+    const page = await store.readAll({ fromPosition: position, limit: pageSize, ...(filtered ? { filter: PAYMENT_EVENTS_FILTER } : {}) });
     events += page.length;
     if (page.length < pageSize) break;
     position = page[page.length - 1]!.position;
   }
-  return figure(`raw readAll (pages of ${pageSize})`, events, Date.now() - started);
+  return figure(`raw readAll, ${filtered ? "the rebuild's filter" : 'unfiltered'} (pages of ${pageSize})`, events, Date.now() - started);
 }
 
 async function rebuild(database: Database, store: EventStore, projection: Projection): Promise<ThroughputFigure> {
@@ -252,9 +256,10 @@ export async function benchProjections(url: string, schema: string, options: Pro
     await database.query('VACUUM ANALYZE events');
     await readEverything(store, REBUILD_BATCH_SIZE_MAX); // warms the cache for both sides alike
     const raw = await readEverything(store, REBUILD_BATCH_SIZE_MAX);
+    const rawFiltered = await readEverything(store, REBUILD_BATCH_SIZE_MAX, true);
     const rebuilds: ThroughputFigure[] = [];
     for (const projection of READ_MODELS) rebuilds.push(await rebuild(database, store, projection));
-    return { write, raw, rebuilds };
+    return { write, raw, rawFiltered, rebuilds };
   } finally {
     await store.close();
     await database.close();
@@ -275,7 +280,11 @@ export function printProjectionResults(result: ProjectionBenchResult): void {
     result.rebuilds.reduce((sum, entry) => sum + entry.events, 0),
     result.rebuilds.reduce((sum, entry) => sum + entry.elapsedMs, 0),
   );
-  const rows = [row(result.write, '', ''), row(result.raw, '100%', '')];
+  const rows = [
+    row(result.write, '', ''),
+    row(result.raw, '100%', 'baseline'),
+    row(result.rawFiltered, `${((result.rawFiltered.eventsPerSecond / result.raw.eventsPerSecond) * 100).toFixed(1)}%`, ''),
+  ];
   for (const entry of [...result.rebuilds, total]) {
     const ratio = entry.eventsPerSecond / result.raw.eventsPerSecond;
     rows.push(row(entry, `${(ratio * 100).toFixed(1)}%`, `≥ ${REBUILD_TARGET_RATIO_MIN * 100}% ${ratio >= REBUILD_TARGET_RATIO_MIN ? 'met' : 'MISSED'}`));

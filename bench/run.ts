@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   }
   if (!only || only === 'projections') {
     const eventCount = Number(process.env.BENCH_PROJECTION_EVENTS ?? 200_000);
-    console.log(`\n## Projection rebuild (vs the raw readAll rate of the same log), server PostgreSQL, ${eventCount} events`);
+    console.log(`\n## Projection rebuild (vs an unfiltered ordered read of the same log), server PostgreSQL, ${eventCount} events`);
     const result = await withFreshSchema((url, schema) => benchProjections(url, schema, { eventCount, appendConcurrencyMax: 16, waveSizeMax: 2_000 }));
     printProjectionResults(result);
   }
