@@ -107,6 +107,9 @@ export async function startDeployment(options: { bankEnv?: Record<string, string
     BANK_URL: bankUrl,
     BANK_API_KEY,
     RATE_LIMIT_PER_MINUTE: '0',
+    // One API process: these suites are about the gateway and the store, and on a loaded machine two
+    // workers starting at once can outlast the start-up bound. test/e2e/api-workers.e2e.test.ts covers workers.
+    API_WORKERS: '1',
     API_KEYS: JSON.stringify([{ key: CLIENT_KEY, role: 'client', tenant: TENANT }]),
     TENANTS: JSON.stringify({ [TENANT]: { debitAccounts: [IBAN_DEBTOR] } }),
     ...options.apiEnv,
