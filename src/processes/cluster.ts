@@ -10,8 +10,6 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { createLogger } from '../logging';
 
-/** A worker that dies this soon after it was forked failed to start: restarting it would only loop. */
-export const WORKER_START_MS_MIN = 10_000;
 export const WORKER_RESTART_DELAY_MS = 1_000;
 
 /** Workers for a configured count (0 is one per core) on a store kind; the embedded store has one connection, so one process. */
@@ -37,19 +35,22 @@ export function runClustered(name: string, workers: number, work: () => void): v
 function runPrimary(name: string, workers: number): void {
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info', name: `${name}-primary` });
   const forkedAt = new Map<Worker, number>();
+  /** Workers that have listened: one that exits with an error before that failed to start, and restarting it would only loop. */
+  const listened = new WeakSet<Worker>();
   let stopping = false;
   let exitCode = 0;
   const fork = () => forkedAt.set(cluster.fork(), Date.now());
 
+  cluster.on('listening', (worker) => listened.add(worker));
   cluster.on('exit', (worker, code, signal) => {
-    const startedAt = forkedAt.get(worker) ?? 0;
     forkedAt.delete(worker);
     if (stopping) {
       if (code !== 0) exitCode = 1;
+      process.exitCode = exitCode;
       if (forkedAt.size === 0) process.exit(exitCode);
       return;
     }
-    if (Date.now() - startedAt < WORKER_START_MS_MIN && code !== 0) {
+    if (!listened.has(worker) && signal === null && code !== 0) {
       logger.fatal({ pid: worker.process.pid, code, signal }, `${name}: a worker failed to start; stopping`);
       stop('worker-failed', 1);
       return;
@@ -64,6 +65,8 @@ function runPrimary(name: string, workers: number): void {
     if (stopping) return;
     stopping = true;
     exitCode = code;
+    // Also when the last worker's end lets the event loop empty before its 'exit' is handled.
+    process.exitCode = code;
     logger.info({ reason, workers: forkedAt.size }, `${name} stopping its workers`);
     if (forkedAt.size === 0) process.exit(exitCode);
     for (const worker of forkedAt.keys()) worker.process.kill('SIGTERM');

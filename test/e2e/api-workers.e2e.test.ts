@@ -38,6 +38,7 @@ describeOnServer('API workers (node:cluster, server PostgreSQL)', () => {
       API_WORKERS: '2',
       RATE_LIMIT_PER_MINUTE: '0',
       API_KEYS: JSON.stringify([{ key: CLIENT_KEY, role: 'client', tenant: 'acme' }]),
+      TENANTS: JSON.stringify({ acme: { debitAccounts: ['DE89370400440532013000'] } }),
     });
     await waitFor('two workers listening', async () => (listeningCount(api) >= 2 ? true : undefined), 90_000);
     url = /"url":"(http:\/\/[^"]+)"/.exec(api.output())![1]!;
