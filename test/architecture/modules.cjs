@@ -24,7 +24,7 @@ const MODULES = {
   },
   application: {
     mayImport: ['domain', 'event-store', 'shared', 'logging.ts'],
-    public: ['payments.ts', 'refunds.ts', 'operator-actions.ts', 'approvals.ts', 'idempotency.ts', 'bank-evidence.ts', 'errors.ts', 'event-envelope.ts'],
+    public: ['payments.ts', 'refunds.ts', 'operator-actions.ts', 'approvals.ts', 'idempotency.ts', 'bank-evidence.ts', 'errors.ts', 'event-envelope.ts', 'stream-state-cache.ts'],
   },
   projections: {
     mayImport: ['domain', 'application', 'event-store', 'db', 'config', 'shared', 'logging.ts'],
