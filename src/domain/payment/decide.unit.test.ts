@@ -47,16 +47,33 @@ const resolveBy = (principal: Principal, outcome: 'settled' | 'rejected', bankTr
   metadata: meta(principal),
 });
 
-/** Runs each given event through decide's twin, evolve, exactly as the store replays them. */
-function given(...history: PaymentCommand[]) {
-  let state: PaymentState = initialState;
-  const events: PaymentEvent[] = [];
-  for (const command of history) {
-    for (const event of decide(command, state)) {
-      events.push(event);
-      state = evolve(state, event);
-    }
-  }
+/*
+ * The history is written as the events the store would hold, built by the
+ * factories below and folded with evolve alone: a case's past never depends on
+ * decide, so a decide bug cannot hide in both the history and the outcome.
+ */
+const AT = NOW.toISOString();
+const requested = (overrides: Partial<PaymentInstruction> = {}): PaymentEvent => ({
+  type: 'PaymentRequested',
+  data: { paymentId: 'p-1' as PaymentId, tenantId: 'acme' as TenantId, ...instruction, ...overrides, requestedAt: AT },
+});
+const cancelled: PaymentEvent = { type: 'PaymentCancelled', data: { reason: 'ordered twice', cancelledBy: 'key:acme', cancelledAt: AT } };
+const started = (attempt: number, key = 'ps1-key', endToEndId = 'PS1REF'): PaymentEvent => ({
+  type: 'BankSubmissionStarted',
+  data: { attempt, idempotencyKey: key, endToEndId, gatewayId: 'gateway-1', startedAt: AT },
+});
+const attemptFailed = (attempt: number): PaymentEvent => ({ type: 'BankAttemptFailed', data: { attempt, error: 'timeout', errorCode: 'bank_timeout', failedAt: AT } });
+const settled = (bankTransferId = 'tr-1'): PaymentEvent => ({ type: 'PaymentSettled', data: { bankTransferId, settledAt: AT } });
+const parked = (attempts: number): PaymentEvent => ({ type: 'BankOutcomeUnknown', data: { attempts, lastError: 'retry window exhausted', errorCode: 'bank_timeout', parkedAt: AT } });
+const retryRequested = (operatorId = 'olga'): PaymentEvent => ({ type: 'OperatorRetryRequested', data: { operator: operatorId, reason: 'bank is back', requestedAt: AT } });
+const resolved = (outcome: 'settled' | 'rejected', bankTransferId: string | null, operatorId = 'olga'): PaymentEvent => ({
+  type: 'PaymentResolvedByOperator',
+  data: { outcome, bankTransferId, reason: 'reconciled', evidence: 'bank statement 2026-03-01 line 7', operator: operatorId, resolvedAt: AT },
+});
+
+/** given(past events) folded with evolve, exactly as the store replays them / when(command) / then(new events). */
+function given(...history: PaymentEvent[]) {
+  const state: PaymentState = history.reduce<PaymentState>(evolve, initialState);
   return {
     state,
     when: (command: PaymentCommand) => ({
@@ -88,15 +105,15 @@ describe('requesting a payment', () => {
   });
 
   it('answers a retry with the same details by recording nothing', () => {
-    given(request()).when(request()).then([]);
+    given(requested()).when(request()).then([]);
   });
 
   it('treats metadata in another key order as the same request', () => {
-    given(request()).when(request({ metadata: { channel: 'web', order: '42' } })).then([]);
+    given(requested()).when(request({ metadata: { channel: 'web', order: '42' } })).then([]);
   });
 
   it('refuses the same id with other details, naming every differing field', () => {
-    const { state } = given(request());
+    const { state } = given(requested());
     let thrown: DomainError | undefined;
     try {
       decide(request({ amountMinor: 99, creditor: { name: 'Eve', iban: instruction.creditor.iban }, reference: null }), state);
@@ -110,15 +127,15 @@ describe('requesting a payment', () => {
 
 describe('cancelling a payment', () => {
   it('cancels a payment the bank has not been asked about yet', () => {
-    given(request()).when(cancel).then([{ type: 'PaymentCancelled', data: { reason: 'ordered twice', cancelledBy: 'key:acme' } }]);
+    given(requested()).when(cancel).then([{ type: 'PaymentCancelled', data: { reason: 'ordered twice', cancelledBy: 'key:acme' } }]);
   });
 
   it('is idempotent once cancelled', () => {
-    given(request(), cancel).when(cancel).then([]);
+    given(requested(), cancelled).when(cancel).then([]);
   });
 
   it('refuses once the gateway has recorded its intent to call the bank', () => {
-    given(request(), start()).when(cancel).thenRefused('payment_not_cancellable', 'illegal_state');
+    given(requested(), started(1)).when(cancel).thenRefused('payment_not_cancellable', 'illegal_state');
   });
 
   it('refuses an unknown payment', () => {
@@ -128,115 +145,115 @@ describe('cancelling a payment', () => {
 
 describe('submitting to the bank', () => {
   it('numbers each attempt and keeps the idempotency key', () => {
-    given(request()).when(start()).then([{ type: 'BankSubmissionStarted', data: { attempt: 1, idempotencyKey: 'ps1-key' } }]);
-    given(request(), start(), failAttempt(1)).when(start()).then([{ type: 'BankSubmissionStarted', data: { attempt: 2, idempotencyKey: 'ps1-key' } }]);
+    given(requested()).when(start()).then([{ type: 'BankSubmissionStarted', data: { attempt: 1, idempotencyKey: 'ps1-key' } }]);
+    given(requested(), started(1), attemptFailed(1)).when(start()).then([{ type: 'BankSubmissionStarted', data: { attempt: 2, idempotencyKey: 'ps1-key' } }]);
   });
 
   it('refuses a new idempotency key or reference: that is the one way to pay twice', () => {
-    given(request(), start()).when(start('another-key')).thenRefused('idempotency_key_changed', 'conflict');
-    given(request(), start()).when(start('ps1-key', 'OTHERREF')).thenRefused('idempotency_key_changed', 'conflict');
+    given(requested(), started(1)).when(start('another-key')).thenRefused('idempotency_key_changed', 'conflict');
+    given(requested(), started(1)).when(start('ps1-key', 'OTHERREF')).thenRefused('idempotency_key_changed', 'conflict');
   });
 
   it('never submits a cancelled or settled payment', () => {
-    given(request(), cancel).when(start()).thenRefused('payment_not_submittable');
-    given(request(), start(), settle()).when(start()).thenRefused('payment_not_submittable');
+    given(requested(), cancelled).when(start()).thenRefused('payment_not_submittable');
+    given(requested(), started(1), settled()).when(start()).thenRefused('payment_not_submittable');
   });
 
   it('refuses a failure report for an attempt that is not the current one', () => {
-    given(request(), start(), failAttempt(1), start()).when(failAttempt(1)).thenRefused('stale_bank_attempt');
+    given(requested(), started(1), attemptFailed(1), started(2)).when(failAttempt(1)).thenRefused('stale_bank_attempt');
   });
 });
 
 describe('recording the bank outcome', () => {
   it('settles a submitted payment with the bank transfer id', () => {
-    given(request(), start()).when(settle()).then([{ type: 'PaymentSettled', data: { bankTransferId: 'tr-1' } }]);
+    given(requested(), started(1)).when(settle()).then([{ type: 'PaymentSettled', data: { bankTransferId: 'tr-1' } }]);
   });
 
   it('answers a repeated settlement of the same transfer with nothing', () => {
-    given(request(), start(), settle()).when(settle()).then([]);
+    given(requested(), started(1), settled()).when(settle()).then([]);
   });
 
   it('refuses to settle a payment never submitted', () => {
-    given(request()).when(settle()).thenRefused('payment_not_submitted');
+    given(requested()).when(settle()).thenRefused('payment_not_submitted');
   });
 
   it('refuses a settlement with another transfer id once settled, naming both: the bank moved the money twice', () => {
-    given(request(), start(), settle()).when(settle('tr-2')).thenRefused('conflicting_bank_outcome', 'conflict');
+    given(requested(), started(1), settled()).when(settle('tr-2')).thenRefused('conflicting_bank_outcome', 'conflict');
   });
 
   it('records a late answer from the bank after the payment was parked as unknown', () => {
-    given(request(), start(), park).when(settle('tr-late')).then([{ type: 'PaymentSettled', data: { bankTransferId: 'tr-late' } }]);
-    given(request(), start(), park).when(reject).then([{ type: 'PaymentRejected', data: { reason: 'insufficient funds', reasonCode: 'AM04', bankTransferId: 'tr-9' } }]);
+    given(requested(), started(1), parked(1)).when(settle('tr-late')).then([{ type: 'PaymentSettled', data: { bankTransferId: 'tr-late' } }]);
+    given(requested(), started(1), parked(1)).when(reject).then([{ type: 'PaymentRejected', data: { reason: 'insufficient funds', reasonCode: 'AM04', bankTransferId: 'tr-9' } }]);
   });
 
   it('records a business rejection as a fact, not an error', () => {
-    given(request(), start()).when(reject).then([{ type: 'PaymentRejected', data: { reason: 'insufficient funds', reasonCode: 'AM04', bankTransferId: 'tr-9' } }]);
+    given(requested(), started(1)).when(reject).then([{ type: 'PaymentRejected', data: { reason: 'insufficient funds', reasonCode: 'AM04', bankTransferId: 'tr-9' } }]);
   });
 
   it('parks a payment whose outcome stays unknown, with its attempts', () => {
-    given(request(), start(), failAttempt(1), start()).when(park).then([{ type: 'BankOutcomeUnknown', data: { attempts: 2, lastError: 'retry window exhausted', errorCode: 'bank_timeout' } }]);
-    given(request(), start(), park).when(park).then([]);
+    given(requested(), started(1), attemptFailed(1), started(2)).when(park).then([{ type: 'BankOutcomeUnknown', data: { attempts: 2, lastError: 'retry window exhausted', errorCode: 'bank_timeout' } }]);
+    given(requested(), started(1), parked(1)).when(park).then([]);
   });
 });
 
 describe('operator actions on a parked payment', () => {
-  const parked = [request(), start(), park];
+  const parkedHistory = [requested(), started(1), parked(1)];
 
   it('lets an operator ask for a retry, naming the operator', () => {
-    given(...parked).when(retryBy(operator)).then([{ type: 'OperatorRetryRequested', data: { operator: 'olga', reason: 'bank is back' } }]);
+    given(...parkedHistory).when(retryBy(operator)).then([{ type: 'OperatorRetryRequested', data: { operator: 'olga', reason: 'bank is back' } }]);
   });
 
   it('answers a repeated retry request with nothing while the retry is pending', () => {
-    given(...parked, retryBy(operator)).when(retryBy(operator)).then([]);
+    given(...parkedHistory, retryRequested()).when(retryBy(operator)).then([]);
   });
 
   it('refuses staff without the operator role, and clients', () => {
-    given(...parked).when(retryBy(analyst)).thenRefused('operator_required', 'forbidden');
-    given(...parked).when(resolveBy(client, 'settled', 'tr-1')).thenRefused('operator_required', 'forbidden');
+    given(...parkedHistory).when(retryBy(analyst)).thenRefused('operator_required', 'forbidden');
+    given(...parkedHistory).when(resolveBy(client, 'settled', 'tr-1')).thenRefused('operator_required', 'forbidden');
   });
 
   it('refuses a retry past the replay window, counted from the first submission on the events\' clock', () => {
     const late: PaymentCommand = { type: 'RequestOperatorRetry', data: { reason: 'bank is back', replayWindowMs: 60_000 }, metadata: { ...meta(operator), now: new Date(NOW.getTime() + 60_001) } };
-    given(...parked).when(late).thenRefused('replay_window_expired', 'conflict');
+    given(...parkedHistory).when(late).thenRefused('replay_window_expired', 'conflict');
     const justInside: PaymentCommand = { ...late, metadata: { ...meta(operator), now: new Date(NOW.getTime() + 60_000) } };
-    given(...parked).when(justInside).then([{ type: 'OperatorRetryRequested' }]);
+    given(...parkedHistory).when(justInside).then([{ type: 'OperatorRetryRequested' }]);
   });
 
   it('records the bank lookup made before the retry with it', () => {
     const bankLookup = { result: 'not-found', bankTransferId: null, detail: null, lookedUpAt: NOW.toISOString() } as const;
     const withLookup: PaymentCommand = { type: 'RequestOperatorRetry', data: { reason: 'bank is back', bankLookup, replayWindowMs: 60_000 }, metadata: meta(operator) };
-    given(...parked).when(withLookup).then([{ type: 'OperatorRetryRequested', data: { bankLookup } }]);
+    given(...parkedHistory).when(withLookup).then([{ type: 'OperatorRetryRequested', data: { bankLookup } }]);
   });
 
   it('refuses a retry of a payment that is not parked', () => {
-    given(request(), start()).when(retryBy(operator)).thenRefused('payment_not_parked');
+    given(requested(), started(1)).when(retryBy(operator)).thenRefused('payment_not_parked');
   });
 
   it('resolves with the outcome found by reconciliation, with the evidence', () => {
-    given(...parked)
+    given(...parkedHistory)
       .when(resolveBy(operator, 'settled', 'tr-7'))
       .then([{ type: 'PaymentResolvedByOperator', data: { outcome: 'settled', bankTransferId: 'tr-7', operator: 'olga', evidence: 'bank statement 2026-03-01 line 7' } }]);
-    given(...parked).when(resolveBy(operator, 'rejected', null)).then([{ type: 'PaymentResolvedByOperator', data: { outcome: 'rejected' } }]);
+    given(...parkedHistory).when(resolveBy(operator, 'rejected', null)).then([{ type: 'PaymentResolvedByOperator', data: { outcome: 'rejected' } }]);
   });
 
   it('requires the bank transfer id for a settled resolution', () => {
-    given(...parked).when(resolveBy(operator, 'settled', null)).thenRefused('bank_transfer_id_required', 'validation');
+    given(...parkedHistory).when(resolveBy(operator, 'settled', null)).thenRefused('bank_transfer_id_required', 'validation');
   });
 
   it('answers the same resolution again with nothing, and refuses a different one', () => {
-    given(...parked, resolveBy(operator, 'settled', 'tr-7')).when(resolveBy(operator, 'settled', 'tr-7')).then([]);
-    given(...parked, resolveBy(operator, 'settled', 'tr-7')).when(resolveBy(operator, 'rejected', null)).thenRefused('payment_not_parked');
+    given(...parkedHistory, resolved('settled', 'tr-7')).when(resolveBy(operator, 'settled', 'tr-7')).then([]);
+    given(...parkedHistory, resolved('settled', 'tr-7')).when(resolveBy(operator, 'rejected', null)).thenRefused('payment_not_parked');
   });
 });
 
 describe('evolving the state', () => {
   it('follows a payment from request to settlement', () => {
-    const { state } = given(request(), start(), failAttempt(1), start(), settle('tr-3'));
+    const { state } = given(requested(), started(1), attemptFailed(1), started(2), settled('tr-3'));
     expect(state).toMatchObject({ status: 'settled', bankTransferId: 'tr-3', bank: { attempts: 2, idempotencyKey: 'ps1-key' } });
   });
 
   it('records who resolved a parked payment', () => {
-    const { state } = given(request(), start(), park, resolveBy(operator, 'rejected', null));
+    const { state } = given(requested(), started(1), parked(1), resolved('rejected', null));
     expect(state).toMatchObject({ status: 'rejected', resolvedBy: 'olga' });
   });
 

@@ -1,6 +1,8 @@
 /**
- * Refunds on the payment decider, given (past commands, folded with evolve) /
- * when (a command) / then (new events or a refusal). No I/O.
+ * Refunds on the payment decider, given (past events, folded with evolve) /
+ * when (a command) / then (new events or a refusal). No I/O. The past is built
+ * from event factories, never through decide, so a decide bug cannot hide in
+ * both the history and the outcome.
  */
 import { DomainError } from '../errors';
 import type { PaymentId, RefundId, TenantId } from '../ids';
@@ -24,25 +26,46 @@ const client: Principal = { kind: 'client', id: 'key:acme', tenantId: 'acme' as 
 const gateway: Principal = { kind: 'system', id: 'gateway-1' };
 const meta = (principal: Principal = client): CommandMetadata => ({ now: NOW, principal, requestId: 'req-1', correlationId: 'corr-1', causationId: 'cause-1' });
 
-const requestPayment: PaymentCommand = {
-  type: 'RequestPayment',
+const AT = NOW.toISOString();
+const paymentRequested: PaymentEvent = {
+  type: 'PaymentRequested',
   data: {
     paymentId: 'p-1' as PaymentId,
     tenantId: 'acme' as TenantId,
-    instruction: {
-      amountMinor: 10_000,
-      currency: 'EUR' as CurrencyCode,
-      debtor: { name: 'Acme Ltd', iban: 'DE89370400440532013000' },
-      creditor: { name: 'Bob', iban: 'GB82WEST12345698765432' },
-      reference: null,
-      metadata: {},
-    },
+    amountMinor: 10_000,
+    currency: 'EUR' as CurrencyCode,
+    debtor: { name: 'Acme Ltd', iban: 'DE89370400440532013000' },
+    creditor: { name: 'Bob', iban: 'GB82WEST12345698765432' },
+    reference: null,
+    metadata: {},
+    requestedAt: AT,
   },
-  metadata: meta(),
 };
-const startPayment: PaymentCommand = { type: 'StartBankSubmission', data: { idempotencyKey: 'k', endToEndId: 'E2E', gatewayId: 'gateway-1' }, metadata: meta(gateway) };
-const settlePayment: PaymentCommand = { type: 'SettlePayment', data: { bankTransferId: 'tr-1' }, metadata: meta(gateway) };
-const settled = [requestPayment, startPayment, settlePayment];
+const paymentStarted: PaymentEvent = { type: 'BankSubmissionStarted', data: { attempt: 1, idempotencyKey: 'k', endToEndId: 'E2E', gatewayId: 'gateway-1', startedAt: AT } };
+const paymentSettled: PaymentEvent = { type: 'PaymentSettled', data: { bankTransferId: 'tr-1', settledAt: AT } };
+const settled = [paymentRequested, paymentStarted, paymentSettled];
+
+const refundRequested = (refundId: string, amountMinor: number, extra: { reason?: string; metadata?: Record<string, string> } = {}): PaymentEvent => ({
+  type: 'RefundRequested',
+  data: { refundId: refundId as RefundId, amountMinor, currency: 'EUR' as CurrencyCode, reason: extra.reason ?? null, metadata: extra.metadata ?? {}, requestedBy: 'key:acme', requestedAt: AT },
+});
+const refundStarted = (refundId: string, attempt: number, key = `rk-${refundId}`, endToEndId = `RE2E-${refundId}`): PaymentEvent => ({
+  type: 'RefundSubmissionStarted',
+  data: { refundId: refundId as RefundId, attempt, idempotencyKey: key, endToEndId, gatewayId: 'gateway-1', startedAt: AT },
+});
+const refundSucceeded = (refundId: string, amountMinor: number, bankRefundId = `bank-${refundId}`): PaymentEvent => ({
+  type: 'RefundSucceeded',
+  data: { refundId: refundId as RefundId, bankRefundId, amountMinor, currency: 'EUR' as CurrencyCode, succeededAt: AT },
+});
+const refundFailed = (refundId: string): PaymentEvent => ({ type: 'RefundFailed', data: { refundId: refundId as RefundId, reason: 'account closed', reasonCode: 'AC04', bankRefundId: null, failedAt: AT } });
+const refundAttemptFailed = (refundId: string, attempt: number): PaymentEvent => ({
+  type: 'RefundAttemptFailed',
+  data: { refundId: refundId as RefundId, attempt, error: 'timeout', errorCode: 'bank_timeout', failedAt: AT },
+});
+const refundParked = (refundId: string, attempts: number): PaymentEvent => ({
+  type: 'RefundOutcomeUnknown',
+  data: { refundId: refundId as RefundId, attempts, lastError: 'window over', errorCode: 'bank_timeout', parkedAt: AT },
+});
 
 const refund = (refundId: string, amount: string, extra: { currency?: string; reason?: string; metadata?: Record<string, string> } = {}): PaymentCommand => ({
   type: 'RequestRefund',
@@ -63,15 +86,10 @@ const failAttempt = (refundId: string, attempt: number): PaymentCommand => ({
 });
 const park = (refundId: string): PaymentCommand => ({ type: 'ParkRefund', data: { refundId: refundId as RefundId, lastError: 'window over', errorCode: 'bank_timeout' }, metadata: meta(gateway) });
 
-function given(...history: PaymentCommand[]) {
-  let state: PaymentState = initialState;
-  const events: PaymentEvent[] = [];
-  for (const command of history) {
-    for (const event of decide(command, state)) {
-      events.push(event);
-      state = evolve(state, event);
-    }
-  }
+/** given(past events) folded with evolve, exactly as the store replays them / when(command) / then(new events). */
+function given(...history: PaymentEvent[]) {
+  const state: PaymentState = history.reduce<PaymentState>(evolve, initialState);
+  const events: readonly PaymentEvent[] = history;
   const existing = () => state as ExistingPaymentState;
   return {
     state: existing,
@@ -108,34 +126,34 @@ describe('requesting a refund', () => {
   });
 
   it('answers a retry with the same details by recording nothing, "25.5" and "25.50" being the same amount', () => {
-    given(...settled, refund('r-1', '25.5')).when(refund('r-1', '25.50')).then([]);
+    given(...settled, refundRequested('r-1', 2_550)).when(refund('r-1', '25.50')).then([]);
   });
 
   it('refuses the same refund id with other details, naming every differing field', () => {
-    given(...settled, refund('r-1', '25.50', { reason: 'a' }))
+    given(...settled, refundRequested('r-1', 2_550, { reason: 'a' }))
       .when(refund('r-1', '30.00', { reason: 'b', metadata: { x: '1' } }))
       .thenRefused('refund_id_conflict', 'conflict', { differingFields: ['amount', 'reason', 'metadata'] });
   });
 
   it.each([
-    ['requested', [requestPayment]],
-    ['submitted', [requestPayment, startPayment]],
-    ['cancelled', [requestPayment, { type: 'CancelPayment', data: { reason: 'no' }, metadata: meta() } as PaymentCommand]],
-    ['rejected', [requestPayment, startPayment, { type: 'RejectPayment', data: { reason: 'no', reasonCode: 'AC04', bankTransferId: null }, metadata: meta(gateway) } as PaymentCommand]],
+    ['requested', [paymentRequested]],
+    ['submitted', [paymentRequested, paymentStarted]],
+    ['cancelled', [paymentRequested, { type: 'PaymentCancelled', data: { reason: 'no', cancelledBy: 'key:acme', cancelledAt: AT } } as PaymentEvent]],
+    ['rejected', [paymentRequested, paymentStarted, { type: 'PaymentRejected', data: { reason: 'no', reasonCode: 'AC04', bankTransferId: null, rejectedAt: AT } } as PaymentEvent]],
   ])('refuses a %s payment, naming its status', (status, history) => {
     given(...history).when(refund('r-1', '1.00')).thenRefused('payment_not_refundable', 'illegal_state', { paymentStatus: status });
   });
 
   it('refuses more than what is left, naming the refundable amount', () => {
-    given(...settled, refund('r-1', '60.00')).when(refund('r-2', '40.01')).thenRefused('refund_exceeds_payment', 'conflict', { refundableAmount: '40.00' });
+    given(...settled, refundRequested('r-1', 6_000)).when(refund('r-2', '40.01')).thenRefused('refund_exceeds_payment', 'conflict', { refundableAmount: '40.00' });
   });
 
   it('takes the last cent exactly', () => {
-    given(...settled, refund('r-1', '60.00')).when(refund('r-2', '40.00')).then([{ type: 'RefundRequested', data: { amountMinor: 4_000 } }]);
+    given(...settled, refundRequested('r-1', 6_000)).when(refund('r-2', '40.00')).then([{ type: 'RefundRequested', data: { amountMinor: 4_000 } }]);
   });
 
   it('makes a failed refund\'s amount refundable again, but keeps an unknown one reserved', () => {
-    const history = given(...settled, refund('r-1', '60.00'), startRefund('r-1'), fail('r-1'), refund('r-2', '30.00'), startRefund('r-2'), park('r-2'));
+    const history = given(...settled, refundRequested('r-1', 6_000), refundStarted('r-1', 1), refundFailed('r-1'), refundRequested('r-2', 3_000), refundStarted('r-2', 1), refundParked('r-2', 1));
     expect(refundTotals(history.state())).toEqual({ refundedMinor: 0, reservedMinor: 3_000, refundableMinor: 7_000 });
     history.when(refund('r-3', '70.01')).thenRefused('refund_exceeds_payment', 'conflict', { refundableAmount: '70.00' });
   });
@@ -153,25 +171,25 @@ describe('requesting a refund', () => {
 
 describe('a refund at the bank', () => {
   it('numbers each attempt and keeps its idempotency key and reference for life', () => {
-    given(...settled, refund('r-1', '10.00')).when(startRefund('r-1')).then([{ type: 'RefundSubmissionStarted', data: { attempt: 1, idempotencyKey: 'rk-r-1' } }]);
-    given(...settled, refund('r-1', '10.00'), startRefund('r-1'), failAttempt('r-1', 1)).when(startRefund('r-1')).then([{ type: 'RefundSubmissionStarted', data: { attempt: 2 } }]);
-    given(...settled, refund('r-1', '10.00'), startRefund('r-1')).when(startRefund('r-1', 'another-key')).thenRefused('idempotency_key_changed', 'conflict');
+    given(...settled, refundRequested('r-1', 1_000)).when(startRefund('r-1')).then([{ type: 'RefundSubmissionStarted', data: { attempt: 1, idempotencyKey: 'rk-r-1' } }]);
+    given(...settled, refundRequested('r-1', 1_000), refundStarted('r-1', 1), refundAttemptFailed('r-1', 1)).when(startRefund('r-1')).then([{ type: 'RefundSubmissionStarted', data: { attempt: 2 } }]);
+    given(...settled, refundRequested('r-1', 1_000), refundStarted('r-1', 1)).when(startRefund('r-1', 'another-key')).thenRefused('idempotency_key_changed', 'conflict');
   });
 
   it('records success once, and refuses a second, different bank refund for it', () => {
-    given(...settled, refund('r-1', '10.00'), startRefund('r-1')).when(succeed('r-1')).then([{ type: 'RefundSucceeded', data: { bankRefundId: 'bank-r-1' } }]);
-    given(...settled, refund('r-1', '10.00'), startRefund('r-1'), succeed('r-1')).when(succeed('r-1')).then([]);
-    given(...settled, refund('r-1', '10.00'), startRefund('r-1'), succeed('r-1')).when(succeed('r-1', 'bank-other')).thenRefused('conflicting_bank_outcome', 'conflict');
+    given(...settled, refundRequested('r-1', 1_000), refundStarted('r-1', 1)).when(succeed('r-1')).then([{ type: 'RefundSucceeded', data: { bankRefundId: 'bank-r-1' } }]);
+    given(...settled, refundRequested('r-1', 1_000), refundStarted('r-1', 1), refundSucceeded('r-1', 1_000)).when(succeed('r-1')).then([]);
+    given(...settled, refundRequested('r-1', 1_000), refundStarted('r-1', 1), refundSucceeded('r-1', 1_000)).when(succeed('r-1', 'bank-other')).thenRefused('conflicting_bank_outcome', 'conflict');
   });
 
   it('records a late answer after the refund was parked', () => {
-    given(...settled, refund('r-1', '10.00'), startRefund('r-1'), park('r-1')).when(succeed('r-1')).then([{ type: 'RefundSucceeded' }]);
+    given(...settled, refundRequested('r-1', 1_000), refundStarted('r-1', 1), refundParked('r-1', 1)).when(succeed('r-1')).then([{ type: 'RefundSucceeded' }]);
   });
 
   it('never sends a final refund again, and refuses outcomes for one never submitted', () => {
-    given(...settled, refund('r-1', '10.00'), startRefund('r-1'), succeed('r-1')).when(startRefund('r-1')).thenRefused('refund_not_submittable', 'illegal_state');
-    given(...settled, refund('r-1', '10.00')).when(succeed('r-1')).thenRefused('refund_not_submitted', 'illegal_state');
-    given(...settled, refund('r-1', '10.00'), startRefund('r-1')).when(failAttempt('r-1', 2)).thenRefused('stale_bank_attempt', 'conflict');
+    given(...settled, refundRequested('r-1', 1_000), refundStarted('r-1', 1), refundSucceeded('r-1', 1_000)).when(startRefund('r-1')).thenRefused('refund_not_submittable', 'illegal_state');
+    given(...settled, refundRequested('r-1', 1_000)).when(succeed('r-1')).thenRefused('refund_not_submitted', 'illegal_state');
+    given(...settled, refundRequested('r-1', 1_000), refundStarted('r-1', 1)).when(failAttempt('r-1', 2)).thenRefused('stale_bank_attempt', 'conflict');
   });
 
   it('refuses a refund id the payment does not have', () => {
@@ -179,7 +197,7 @@ describe('a refund at the bank', () => {
   });
 
   it('counts only executed refunds as refunded', () => {
-    const history = given(...settled, refund('r-1', '10.00'), startRefund('r-1'), succeed('r-1'), refund('r-2', '5.00'));
+    const history = given(...settled, refundRequested('r-1', 1_000), refundStarted('r-1', 1), refundSucceeded('r-1', 1_000), refundRequested('r-2', 500));
     expect(refundTotals(history.state())).toEqual({ refundedMinor: 1_000, reservedMinor: 1_500, refundableMinor: 8_500 });
     expect(findRefund(history.state(), 'r-1')?.status).toBe('succeeded');
     expect(findRefund(history.state(), 'r-2')?.status).toBe('requested');
@@ -188,7 +206,18 @@ describe('a refund at the bank', () => {
 
 describe('the one status function', () => {
   it('agrees with evolve after every event of a life with refunds', () => {
-    const history = given(...settled, refund('r-1', '10.00'), startRefund('r-1'), failAttempt('r-1', 1), startRefund('r-1'), park('r-1'), succeed('r-1'), refund('r-2', '1.00'), startRefund('r-2'), fail('r-2'));
+    const history = given(
+      ...settled,
+      refundRequested('r-1', 1_000),
+      refundStarted('r-1', 1),
+      refundAttemptFailed('r-1', 1),
+      refundStarted('r-1', 2),
+      refundParked('r-1', 2),
+      refundSucceeded('r-1', 1_000),
+      refundRequested('r-2', 100),
+      refundStarted('r-2', 1),
+      refundFailed('r-2'),
+    );
     let state: PaymentState = initialState;
     for (const event of history.events) {
       state = evolve(state, event);
