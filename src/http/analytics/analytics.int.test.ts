@@ -121,7 +121,7 @@ describe.each(sqlEngines())('analyst API on %s', (engine) => {
     expect(response.headers.get('content-type')).toBe('text/csv; charset=utf-8');
     expect(response.headers.get('x-projection-position')).toMatch(/^\d+\/\d+$/);
     const lines = (await response.text()).trimEnd().split('\r\n');
-    expect(lines[0]).toBe('tenant,id,status,amount,currency,debtorName,debtorIban,creditorName,creditorIban,reference,createdAt,updatedAt,bankTransferId,attempts');
+    expect(lines[0]).toBe('tenant,id,status,amount,currency,debtorName,debtorIban,creditorName,creditorIban,reference,createdAt,updatedAt,bankTransferId,attempts,refundedAmount');
     expect(lines.length - 1).toBe(payments.filter((p) => p.currency === 'EUR').length + 2);
     expect(lines.slice(1).every((line) => line.includes('****3000') && !line.includes('DE89'))).toBe(true);
   });
@@ -145,7 +145,7 @@ describe.each(sqlEngines())('analyst API on %s', (engine) => {
     }
     expect(new Map(body.rows.map((row) => [`${row.day} ${row.status}`, { count: row.count, sum: BigInt(row.amountMinor) }]))).toEqual(expected);
     const csv = await api.call('/reports/volume?from=2026-03-01&to=2026-03-31&groupBy=status', { key: KEYS.analyst, headers: { accept: 'text/csv' } });
-    expect((await csv.text()).split('\r\n')[0]).toBe('status,currency,count,amount');
+    expect((await csv.text()).split('\r\n')[0]).toBe('status,currency,count,amount,refundCount,refundedAmount,netAmount');
   });
 
   it('when a volume report is asked with a bad range and grouping, then 400 lists both', async () => {

@@ -15,6 +15,8 @@ export interface PaymentItem {
   readonly updatedAt: string;
   readonly bankTransferId: string | null;
   readonly attempts: number;
+  /** Refunds the bank executed, in the payment's currency. */
+  readonly refundedAmount: string;
 }
 
 export function paymentItem(row: PaymentRow): PaymentItem {
@@ -31,6 +33,7 @@ export function paymentItem(row: PaymentRow): PaymentItem {
     updatedAt: row.updatedAt,
     bankTransferId: row.bankTransferId,
     attempts: row.attempts,
+    refundedAmount: formatMinor(row.refundedAmountMinor, currencyExponent(row.currency) ?? 2),
   };
 }
 

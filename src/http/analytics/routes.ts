@@ -85,7 +85,7 @@ export function createAnalyticsRouter(options: AnalyticsRouterOptions): Router {
         res.json({ from: filter.from, to: filter.to, groupBy: filter.groupBy, rows });
         return;
       }
-      const columns = [...(filter.groupBy.includes('day') ? ['day'] : []), ...(filter.groupBy.includes('status') ? ['status'] : []), 'currency', 'count', 'amount'];
+      const columns = [...(filter.groupBy.includes('day') ? ['day'] : []), ...(filter.groupBy.includes('status') ? ['status'] : []), 'currency', 'count', 'amount', 'refundCount', 'refundedAmount', 'netAmount'];
       const lines = rows.map((row) => csvLine(columns.map((column) => (row as unknown as Record<string, unknown>)[column])));
       await streamCsv(req, res, 'volume.csv', columns, lines);
     })
@@ -163,11 +163,11 @@ async function announceFreshness(req: Request, res: Response, options: Analytics
   }
 }
 
-const CSV_COLUMNS = ['tenant', 'id', 'status', 'amount', 'currency', 'debtorName', 'debtorIban', 'creditorName', 'creditorIban', 'reference', 'createdAt', 'updatedAt', 'bankTransferId', 'attempts'];
+const CSV_COLUMNS = ['tenant', 'id', 'status', 'amount', 'currency', 'debtorName', 'debtorIban', 'creditorName', 'creditorIban', 'reference', 'createdAt', 'updatedAt', 'bankTransferId', 'attempts', 'refundedAmount'];
 
 const csvCells = (item: PaymentItem) => [
   item.tenant, item.id, item.status, item.amount, item.currency, item.debtor.name, item.debtor.iban, item.creditor.name, item.creditor.iban,
-  item.reference, item.createdAt, item.updatedAt, item.bankTransferId, item.attempts,
+  item.reference, item.createdAt, item.updatedAt, item.bankTransferId, item.attempts, item.refundedAmount,
 ];
 
 /** The export's lines, one chunk per page read. */
@@ -203,6 +203,7 @@ function registerOpenApi(registry: OpenAPIRegistry): void {
     .object({
       id: z.string(), tenant: z.string(), status: PaymentStatus, amount: z.string(), currency: z.string(), debtor: Party, creditor: Party,
       reference: z.string().nullable(), createdAt: z.string(), updatedAt: z.string(), bankTransferId: z.string().nullable(), attempts: z.number().int(),
+      refundedAmount: z.string().describe('Refunds the bank executed, in the payment\'s currency'),
     })
     .openapi('PaymentListItem');
   const PaymentPage = z
@@ -211,7 +212,14 @@ function registerOpenApi(registry: OpenAPIRegistry): void {
   const VolumeReport = z
     .object({
       from: z.string(), to: z.string(), groupBy: z.array(z.enum(GROUP_BY_DIMENSIONS)),
-      rows: z.array(z.object({ day: z.string().optional(), status: PaymentStatus.optional(), currency: z.string(), count: z.number().int(), amount: z.string(), amountMinor: z.string() })),
+      rows: z.array(
+        z.object({
+          day: z.string().optional(), status: PaymentStatus.optional(), currency: z.string(), count: z.number().int(), amount: z.string(), amountMinor: z.string(),
+          refundCount: z.number().int().describe('Refunds the bank executed on these payments, counted apart from them'),
+          refundedAmount: z.string(), refundedAmountMinor: z.string(),
+          netAmount: z.string().describe('amount less refundedAmount'), netAmountMinor: z.string(),
+        }),
+      ),
     })
     .openapi('VolumeReport');
   const errors = {

@@ -39,6 +39,9 @@ export interface BucketDelta {
   readonly status: PaymentStatus;
   count: number;
   amountMinor: bigint;
+  /** Refunds the bank executed on the bucket's payments, counted apart from them. */
+  refundCount: number;
+  refundedMinor: bigint;
 }
 
 export const bucketKey = (day: string, currency: string, status: string) => `${day} ${currency} ${status}`;
@@ -62,6 +65,9 @@ export function evolveVolume(state: VolumeState | undefined, decoded: DecodedPay
     return next;
   }
   if (!state) throw new Error(`${event.type} at revision ${decoded.revision} of payment ${decoded.tenantId}/${decoded.paymentId} without its PaymentRequested`);
+  // Rationale: a refund belongs to its payment's bucket (its day of creation, settled), so the
+  // report shows gross and refunded side by side and net is their difference.
+  if (event.type === 'RefundSucceeded') addRefundToBucket(deltas, state, event.data.amountMinor);
   const status = statusAfter(event);
   const next = movedTo(state, status, decoded.revision);
   if (status === state.status) return next;
@@ -75,13 +81,24 @@ function movedTo(state: VolumeState, status: PaymentStatus, revision: number): V
   return { tenantId: state.tenantId, paymentId: state.paymentId, day: state.day, currency: state.currency, status, amountMinor: state.amountMinor, revision };
 }
 
-function addToBucket(deltas: Map<string, BucketDelta>, state: VolumeState, sign: 1 | -1): void {
+function bucketOf(deltas: Map<string, BucketDelta>, state: VolumeState): BucketDelta {
   const key = bucketKey(state.day, state.currency, state.status);
   let delta = deltas.get(key);
   if (!delta) {
-    delta = { day: state.day, currency: state.currency, status: state.status, count: 0, amountMinor: 0n };
+    delta = { day: state.day, currency: state.currency, status: state.status, count: 0, amountMinor: 0n, refundCount: 0, refundedMinor: 0n };
     deltas.set(key, delta);
   }
+  return delta;
+}
+
+function addRefundToBucket(deltas: Map<string, BucketDelta>, state: VolumeState, amountMinor: number): void {
+  const delta = bucketOf(deltas, state);
+  delta.refundCount += 1;
+  delta.refundedMinor += BigInt(amountMinor);
+}
+
+function addToBucket(deltas: Map<string, BucketDelta>, state: VolumeState, sign: 1 | -1): void {
+  const delta = bucketOf(deltas, state);
   delta.count += sign;
   delta.amountMinor += BigInt(sign) * BigInt(state.amountMinor);
 }
@@ -91,7 +108,11 @@ function createVolumeTable(table: string): string[] {
   return [
     `CREATE TABLE IF NOT EXISTS ${name} (day date NOT NULL, currency text NOT NULL, status text NOT NULL,
        payment_count bigint NOT NULL, amount_minor numeric(38, 0) NOT NULL,
+       refund_count bigint NOT NULL DEFAULT 0, refunded_amount_minor numeric(38, 0) NOT NULL DEFAULT 0,
        CONSTRAINT ${name}_pkey PRIMARY KEY (day, currency, status))`,
+    // Tables made before refunds existed (version 1) gain the columns; no refund predates them.
+    `ALTER TABLE ${name} ADD COLUMN IF NOT EXISTS refund_count bigint NOT NULL DEFAULT 0`,
+    `ALTER TABLE ${name} ADD COLUMN IF NOT EXISTS refunded_amount_minor numeric(38, 0) NOT NULL DEFAULT 0`,
   ];
 }
 
@@ -144,6 +165,8 @@ const DELTA_COLUMNS: ReadonlyArray<RowSetColumn<BucketDelta>> = [
   ['status', 'text', (delta) => delta.status],
   ['payment_count', 'bigint', (delta) => delta.count],
   ['amount_minor', 'numeric', (delta) => delta.amountMinor.toString()],
+  ['refund_count', 'bigint', (delta) => delta.refundCount],
+  ['refunded_amount_minor', 'numeric', (delta) => delta.refundedMinor.toString()],
 ];
 
 async function writeStates(tx: SqlClient, table: string, states: readonly VolumeState[]): Promise<void> {
@@ -157,13 +180,14 @@ async function writeStates(tx: SqlClient, table: string, states: readonly Volume
 }
 
 async function addDeltas(tx: SqlClient, table: string, deltas: readonly BucketDelta[]): Promise<void> {
-  const moving = deltas.filter((delta) => delta.count !== 0 || delta.amountMinor !== 0n);
+  const moving = deltas.filter((delta) => delta.count !== 0 || delta.amountMinor !== 0n || delta.refundCount !== 0);
   if (moving.length === 0) return;
   const rowSet = unnestRowSet(DELTA_COLUMNS, moving);
   await tx.query(
-    `INSERT INTO ${table} AS v (day, currency, status, payment_count, amount_minor) ${rowSet.select}
+    `INSERT INTO ${table} AS v (day, currency, status, payment_count, amount_minor, refund_count, refunded_amount_minor) ${rowSet.select}
      ON CONFLICT (day, currency, status) DO UPDATE
-       SET payment_count = v.payment_count + EXCLUDED.payment_count, amount_minor = v.amount_minor + EXCLUDED.amount_minor`,
+       SET payment_count = v.payment_count + EXCLUDED.payment_count, amount_minor = v.amount_minor + EXCLUDED.amount_minor,
+           refund_count = v.refund_count + EXCLUDED.refund_count, refunded_amount_minor = v.refunded_amount_minor + EXCLUDED.refunded_amount_minor`,
     rowSet.params,
   );
   await tx.query(`DELETE FROM ${table} WHERE payment_count = 0`);
@@ -186,8 +210,8 @@ async function applyDailyVolume(tx: SqlClient, events: readonly RecordedEvent[],
 
 export const dailyVolumeProjection: Projection = {
   name: 'daily_volume',
-  description: 'per UTC day, currency and status: payment count and summed amount',
-  version: 1,
+  description: 'per UTC day, currency and status: payment count and summed amount, refunds counted apart',
+  version: 2,
   tables: [
     { name: DAILY_VOLUME_TABLE, create: createVolumeTable },
     { name: DAILY_VOLUME_STATE_TABLE, create: createStateTable },

@@ -37,6 +37,8 @@ export interface PaymentRow {
   readonly attempts: number;
   readonly lastError: string | null;
   readonly reason: string | null;
+  /** Sum of the refunds the bank executed, in the payment's minor units. */
+  readonly refundedAmountMinor: number;
   readonly revision: number;
   /** "commit/prepare" of the last event folded in. */
   readonly lastPosition: string;
@@ -70,18 +72,19 @@ export function evolvePaymentRow(row: PaymentRow | undefined, decoded: DecodedPa
       attempts: 0,
       lastError: null,
       reason: null,
+      refundedAmountMinor: 0,
       revision: decoded.revision,
       lastPosition: formatPosition(decoded.position),
     };
   }
   if (!row) throw new Error(`${event.type} at revision ${decoded.revision} of payment ${decoded.tenantId}/${decoded.paymentId} without its PaymentRequested`);
-  return advanceRow(row, decoded, changesOf(event));
+  return advanceRow(row, decoded, changesOf(event, row));
 }
 
 /** What an event changes in a row besides status, time, revision and position. */
-type RowChanges = Partial<Pick<PaymentRow, 'attempts' | 'bankTransferId' | 'lastError' | 'reason'>>;
+type RowChanges = Partial<Pick<PaymentRow, 'attempts' | 'bankTransferId' | 'lastError' | 'reason' | 'refundedAmountMinor'>>;
 
-function changesOf(event: Exclude<PaymentEvent, { type: 'PaymentRequested' }>): RowChanges {
+function changesOf(event: Exclude<PaymentEvent, { type: 'PaymentRequested' }>, row: PaymentRow): RowChanges {
   switch (event.type) {
     case 'PaymentCancelled':
       return { reason: event.data.reason };
@@ -99,10 +102,11 @@ function changesOf(event: Exclude<PaymentEvent, { type: 'PaymentRequested' }>): 
       return {};
     case 'PaymentResolvedByOperator':
       return { bankTransferId: event.data.bankTransferId, reason: event.data.reason };
+    case 'RefundSucceeded':
+      return { refundedAmountMinor: row.refundedAmountMinor + event.data.amountMinor };
     case 'RefundRequested':
     case 'RefundSubmissionStarted':
     case 'RefundAttemptFailed':
-    case 'RefundSucceeded':
     case 'RefundFailed':
     case 'RefundOutcomeUnknown':
       return {};
@@ -135,6 +139,7 @@ function advanceRow(row: PaymentRow, decoded: DecodedPaymentEvent, changes: RowC
     attempts: changes.attempts ?? row.attempts,
     lastError: changes.lastError === undefined ? row.lastError : changes.lastError,
     reason: changes.reason === undefined ? row.reason : changes.reason,
+    refundedAmountMinor: changes.refundedAmountMinor ?? row.refundedAmountMinor,
     revision: decoded.revision,
     lastPosition: formatPosition(decoded.position),
   };
@@ -158,6 +163,7 @@ const COLUMNS = [
   ['attempts', 'attempts', 'integer'],
   ['last_error', 'lastError', 'text'],
   ['reason', 'reason', 'text'],
+  ['refunded_amount_minor', 'refundedAmountMinor', 'bigint'],
   ['revision', 'revision', 'integer'],
   ['last_position', 'lastPosition', 'text'],
 ] as const satisfies ReadonlyArray<readonly [string, keyof PaymentRow, string]>;
@@ -167,7 +173,11 @@ const NULLABLE = new Set(['reference', 'bank_transfer_id', 'last_error', 'reason
 function createPaymentsTable(table: string): string[] {
   const name = identifier(table);
   const columns = COLUMNS.map(([column, , type]) => `${column} ${type}${NULLABLE.has(column) ? '' : ' NOT NULL'}`);
-  return [`CREATE TABLE IF NOT EXISTS ${name} (${columns.join(', ')}, CONSTRAINT ${name}_pkey PRIMARY KEY (tenant_id, payment_id))`];
+  return [
+    `CREATE TABLE IF NOT EXISTS ${name} (${columns.join(', ')}, CONSTRAINT ${name}_pkey PRIMARY KEY (tenant_id, payment_id))`,
+    // A table made before refunds existed (version 1) gains the column; no refund predates it.
+    `ALTER TABLE ${name} ADD COLUMN IF NOT EXISTS refunded_amount_minor bigint NOT NULL DEFAULT 0`,
+  ];
 }
 
 function createPaymentsIndexes(table: string): string[] {
@@ -232,8 +242,8 @@ async function applyPayments(tx: SqlClient, events: readonly RecordedEvent[], ta
 
 export const paymentsProjection: Projection = {
   name: 'payments',
-  description: 'one row per payment: status, amount, masked parties, bank transfer, attempts',
-  version: 1,
+  description: 'one row per payment: status, amount, masked parties, bank transfer, attempts, refunded amount',
+  version: 2,
   tables: [{ name: PAYMENTS_TABLE, create: createPaymentsTable, indexes: createPaymentsIndexes }],
   filter: PAYMENT_EVENTS_FILTER,
   apply: applyPayments,

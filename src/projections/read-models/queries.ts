@@ -96,6 +96,13 @@ export interface VolumeRow {
   readonly amount: string;
   /** Exact minor units as a string: sums can exceed what a JSON number holds exactly. */
   readonly amountMinor: string;
+  /** Refunds the bank executed on these payments, counted apart. */
+  readonly refundCount: number;
+  readonly refundedAmount: string;
+  readonly refundedAmountMinor: string;
+  /** amount − refundedAmount. */
+  readonly netAmount: string;
+  readonly netAmountMinor: string;
 }
 
 const SELECTED: Record<GroupByDimension, string> = { day: 'day::text AS day', currency: 'currency', status: 'status' };
@@ -116,7 +123,8 @@ export async function selectVolume(db: SqlClient, filter: VolumeFilter): Promise
   const columns = dimensions.map((dimension) => (dimension === 'day' ? 'day' : dimension));
   const result = await db.query<Record<string, unknown>>(
     `SELECT ${dimensions.map((dimension) => SELECTED[dimension]).join(', ')},
-            SUM(payment_count)::text AS payment_count, SUM(amount_minor)::text AS amount_minor
+            SUM(payment_count)::text AS payment_count, SUM(amount_minor)::text AS amount_minor,
+            SUM(refund_count)::text AS refund_count, SUM(refunded_amount_minor)::text AS refunded_amount_minor
        FROM ${DAILY_VOLUME_TABLE} WHERE ${conditions.join(' AND ')}
       GROUP BY ${columns.join(', ')} ORDER BY ${columns.join(', ')}`,
     params,
@@ -124,6 +132,9 @@ export async function selectVolume(db: SqlClient, filter: VolumeFilter): Promise
   return result.rows.map((row) => {
     const currency = String(row['currency']);
     const amountMinor = String(row['amount_minor']);
+    const refundedAmountMinor = String(row['refunded_amount_minor'] ?? '0');
+    const netAmountMinor = (BigInt(amountMinor) - BigInt(refundedAmountMinor)).toString();
+    const exponent = currencyExponent(currency) ?? 2;
     return {
       ...(dimensions.includes('day') ? { day: String(row['day']) } : {}),
       ...(dimensions.includes('status') ? { status: String(row['status']) } : {}),
@@ -131,6 +142,11 @@ export async function selectVolume(db: SqlClient, filter: VolumeFilter): Promise
       count: Number(row['payment_count']),
       amount: formatMinor(BigInt(amountMinor), currencyExponent(currency) ?? 2),
       amountMinor,
+      refundCount: Number(row['refund_count'] ?? 0),
+      refundedAmount: formatMinor(BigInt(refundedAmountMinor), exponent),
+      refundedAmountMinor,
+      netAmount: formatMinor(BigInt(netAmountMinor), exponent),
+      netAmountMinor,
     };
   });
 }

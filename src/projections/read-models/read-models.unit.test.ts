@@ -120,3 +120,28 @@ describe('row sets for multi-row writes', () => {
     expect(() => unnestRowSet([['id', 'text[]); DROP TABLE x; --', (row: { id: string }) => row.id]], [{ id: 'a' }])).toThrow(/not a plain SQL type/);
   });
 });
+
+describe('refunds in the read models', () => {
+  const settledAndRefunded = () => [
+    requested(0),
+    recorded('BankSubmissionStarted', { attempt: 1, idempotencyKey: 'k', endToEndId: 'E', gatewayId: 'g', startedAt: '2026-03-01T10:00:00.000Z' }, 1),
+    recorded('PaymentSettled', { bankTransferId: 'tr-1', settledAt: '2026-03-01T10:00:01.000Z' }, 2),
+    recorded('RefundRequested', { refundId: 'r1', amountMinor: 2_550, currency: 'EUR', reason: null, metadata: {}, requestedBy: 'client:acme', requestedAt: '2026-03-02T10:00:00.000Z' }, 3),
+    recorded('RefundSubmissionStarted', { refundId: 'r1', attempt: 1, idempotencyKey: 'rk', endToEndId: 'RE', gatewayId: 'g', startedAt: '2026-03-02T10:00:00.000Z' }, 4),
+    recorded('RefundSucceeded', { refundId: 'r1', bankRefundId: 'rf_1', amountMinor: 2_550, currency: 'EUR', succeededAt: '2026-03-02T10:00:01.000Z' }, 5),
+  ];
+
+  it('when a refund succeeds, then the payment row shows the refunded amount and stays settled', () => {
+    let row: ReturnType<typeof evolvePaymentRow> | undefined;
+    for (const event of settledAndRefunded().map(decode)) row = evolvePaymentRow(row, event);
+    expect(row).toMatchObject({ status: 'settled', refundedAmountMinor: 2_550, revision: 5 });
+  });
+
+  it('when a refund succeeds, then its payment\'s volume bucket counts it apart, and the payment stays counted once', () => {
+    const deltas = new Map<string, BucketDelta>();
+    let state: ReturnType<typeof evolveVolume> | undefined;
+    for (const event of settledAndRefunded().map(decode)) state = evolveVolume(state, event, deltas);
+    const buckets = [...deltas.values()].filter((delta) => delta.count !== 0 || delta.refundCount !== 0);
+    expect(buckets).toEqual([expect.objectContaining({ status: 'settled', count: 1, amountMinor: 12_550n, refundCount: 1, refundedMinor: 2_550n })]);
+  });
+});
