@@ -8,6 +8,7 @@
  */
 import pino, { type Logger } from 'pino';
 import { maskIban } from './shared/mask-iban';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -96,6 +97,25 @@ export interface LoggerOptions {
   readonly name?: string;
   /** Where lines go; default stdout. Commands whose stdout is their output log to stderr. */
   readonly destination?: pino.DestinationStream;
+  /** One readable, coloured line per entry instead of JSON (see `prettyLogsWanted`). */
+  readonly pretty?: boolean;
+}
+
+/**
+ * Pretty lines for a person at a terminal during development; JSON everywhere
+ * else (files, pipes, containers, CI, production), where a machine reads them.
+ */
+export function prettyLogsWanted(stream: { readonly isTTY?: boolean }, nodeEnv: string | undefined): boolean {
+  return stream.isTTY === true && nodeEnv !== 'production' && nodeEnv !== 'test';
+}
+
+/**
+ * Rationale for a synchronous stream rather than pino's transport: no worker
+ * thread, and a line written just before a crash point's SIGKILL is not lost
+ * more than it would be with JSON. The redaction runs before either.
+ */
+function prettyStream(destination: NodeJS.WritableStream | undefined): pino.DestinationStream {
+  return pretty({ colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true, ...(destination ? { destination } : {}) });
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -111,5 +131,6 @@ export function createLogger(options: LoggerOptions): Logger {
     // inside some other text (a message, a reason) is caught here, once per line, for a regex's cost.
     hooks: { streamWrite: maskIbansIn },
   };
+  if (options.pretty) return pino(settings, prettyStream(options.destination as NodeJS.WritableStream | undefined));
   return options.destination ? pino(settings, options.destination) : pino(settings);
 }

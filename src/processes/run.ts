@@ -6,7 +6,7 @@
  * already started before the process exits.
  */
 import { ConfigError } from '../config';
-import { createLogger, type Logger } from '../logging';
+import { createLogger, prettyLogsWanted, type Logger } from '../logging';
 import type { ProcessModule } from '../shared/process-module';
 
 export const SHUTDOWN_MS_MAX = 10_000;
@@ -22,7 +22,7 @@ export interface Parts {
 export type StartProcess = (logger: Logger, parts: Parts) => Promise<void | (() => Promise<void>)>;
 
 export async function runProcess(name: string, start: StartProcess, logLevel = process.env.LOG_LEVEL ?? 'info'): Promise<void> {
-  const logger = createLogger({ level: logLevel, name });
+  const logger = createLogger({ level: logLevel, name, pretty: prettyLogsWanted(process.stdout, process.env.NODE_ENV) });
   const stopping: Array<() => Promise<void>> = [];
   /** Stops every part, even after one fails to; false when one did. */
   const stopAll = async (): Promise<boolean> => {
