@@ -27,6 +27,7 @@ import { createDailyLimits } from './daily-limits';
 import { schemaVersionOf, toEventData, type NewEventId } from './event-envelope';
 import { PreconditionFailedError } from './errors';
 import type { StreamStateCache } from './stream-state-cache';
+import { countTransitions } from '../observability/business';
 
 export interface PaymentsModuleOptions {
   readonly store: EventStore;
@@ -83,6 +84,7 @@ export function createPaymentsModule(options: PaymentsModuleOptions) {
     try {
       if (options.tenants) await admitNewPayment(stream, command, options.tenants);
       const result = await handler.handle(stream, command, input.createOnly ? { expectedRevision: -1 } : {});
+      countTransitions(result.appended);
       return { ...result, created: result.appended.length > 0, state: existingState(result.state) };
     } catch (error) {
       if (error instanceof DomainError && error.code === 'payment_id_conflict') await auditIdConflict(input, metadata, error);
@@ -147,6 +149,7 @@ export function createPaymentsModule(options: PaymentsModuleOptions) {
 
   async function execute(tenantId: TenantId, paymentId: PaymentId, command: PaymentCommand, handleOptions: HandleOptions = {}) {
     const result = await handler.handle(paymentStreamName(tenantId, paymentId), command, handleOptions);
+    countTransitions(result.appended);
     return { ...result, state: existingState(result.state) };
   }
 

@@ -4,6 +4,7 @@
  * steps (read, fold, decide, append with the revision read) are what keep the
  * sum of refunds within the settled amount when many race.
  */
+import { countTransitions } from '../observability/business';
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../domain/errors';
 import { paymentStreamName, refundIdConflictAuditStreamName, type PaymentId, type RefundId, type TenantId } from '../domain/ids';
@@ -58,6 +59,7 @@ export function createRefundsModule(options: RefundsModuleOptions) {
         data: { refundId, amount, currency, reason, metadata: input.metadata, amountMajorMax: options.amountMajorMax },
         metadata,
       });
+      countTransitions(result.appended);
       if (result.state.status === 'none') throw new Error('a handled refund left no payment');
       const refund = findRefund(result.state, refundId);
       if (!refund) throw new Error(`refund ${refundId} missing after it was handled`);

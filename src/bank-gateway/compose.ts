@@ -14,7 +14,9 @@ import { createBankGateway, type BankGateway } from './gateway';
 import { createHttpBankClient } from './http-bank-client';
 import { EventStoreDbEventStore } from '../event-store/eventstoredb/eventstoredb-event-store';
 import { createPersistentSubscriptionFeeder } from './eventstoredb-work-source';
-import { createWorkFeeder, type Feeder } from './work-feeder';
+import { createWorkFeeder, FEEDER_FILTER, type Feeder } from './work-feeder';
+import { instrumentBankClient } from './instrumented-bank-client';
+import type { GatewayFigures } from '../observability/metrics';
 import { createWorkQueue, migrateWorkQueue, type WorkQueue } from './work-queue';
 
 /** Events per feeder transaction. */
@@ -25,7 +27,10 @@ export interface GatewayParts {
   readonly workQueue: WorkQueue;
   readonly bank: BankClient;
   readonly crashPoints: CrashPoints;
+  readonly feeder: Feeder;
 }
+
+const LAG_EVENTS_COUNT_MAX = 1_000;
 
 export interface ComposeOptions {
   readonly config: GatewayConfig;
@@ -53,7 +58,7 @@ export function createBankClientFromConfig(config: GatewayConfig, logger: Logger
 
 export function composeBankGateway(options: ComposeOptions): GatewayParts {
   const { config, logger } = options;
-  const bank = createBankClientFromConfig(config, logger);
+  const bank = instrumentBankClient(createBankClientFromConfig(config, logger));
   const workQueue = createWorkQueue(options.database, { migrate: migrateWorkQueue });
   const feeder = createFeeder(options);
   const crashPoints = createCrashPoints({ spec: config.crashPoints, nodeEnv: options.nodeEnv, logger });
@@ -69,7 +74,19 @@ export function composeBankGateway(options: ComposeOptions): GatewayParts {
     ...(options.now ? { now: options.now } : {}),
     ...(options.statusLogIntervalMs ? { statusLogIntervalMs: options.statusLogIntervalMs } : {}),
   });
-  return { gateway, workQueue, bank, crashPoints };
+  return { gateway, workQueue, bank, crashPoints, feeder };
+}
+
+/** The gateway's figures for /metrics, read when scraped. */
+export function gatewayFigures(parts: GatewayParts, store: EventStore): () => Promise<GatewayFigures> {
+  return async () => {
+    const fed = parts.feeder.position();
+    const [queue, pending] = await Promise.all([
+      parts.workQueue.stats(),
+      fed === undefined ? Promise.resolve([]) : store.readAll({ fromPosition: fed, limit: LAG_EVENTS_COUNT_MAX, filter: FEEDER_FILTER }),
+    ]);
+    return { inFlight: parts.gateway.inFlightCount(), lagEvents: pending.length, parked: queue.parked, circuit: parts.bank.circuitStatus() };
+  };
 }
 
 /**

@@ -7,9 +7,10 @@ import type { ProcessModule } from '../shared/process-module';
 import type { Database } from '../db/database';
 import type { Logger } from '../logging';
 import type { BankClient } from './bank-client';
-import { composeBankGateway, createBankClientFromConfig, type ComposeOptions, type GatewayParts } from './compose';
+import { composeBankGateway, createBankClientFromConfig, gatewayFigures, type ComposeOptions, type GatewayParts } from './compose';
 import type { GatewayConfig } from './config';
 import { createWorkQueue, migrateWorkQueue, type WorkQueue } from './work-queue';
+import { registerGatewayMetrics } from '../observability/metrics';
 
 export type GatewayModuleOptions = ComposeOptions;
 
@@ -20,9 +21,16 @@ export interface GatewayModule extends ProcessModule {
 
 export function createGatewayModule(options: GatewayModuleOptions): GatewayModule {
   const parts = composeBankGateway(options);
+  let unregister: (() => void) | undefined;
   return {
-    start: () => parts.gateway.start(),
-    stop: () => parts.gateway.stop(),
+    async start() {
+      await parts.gateway.start();
+      unregister = registerGatewayMetrics(gatewayFigures(parts, options.store));
+    },
+    async stop() {
+      unregister?.();
+      await parts.gateway.stop();
+    },
     readinessChecks: new Map([['gateway', parts.gateway.readiness]]),
     parts,
   };

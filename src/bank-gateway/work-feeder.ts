@@ -12,7 +12,7 @@
 import type { Database } from '../db/database';
 import { PAYMENT_STREAM_PREFIX } from '../domain/ids';
 import { PAYMENT_EVENT_TYPES } from '../domain/payment';
-import { comparePositions, type AllSubscription, type EventStore, type GlobalPosition, type RecordedEvent } from '../event-store/port';
+import { comparePositions, type AllSubscription, type EventFilter, type EventStore, type GlobalPosition, type RecordedEvent } from '../event-store/port';
 import type { Logger } from '../logging';
 import { backoffAfterFailuresMs, createPause } from '../shared/pause';
 import { advanceFeederCheckpoint, applyFedEvent, lockFeederCheckpoint, readFeederCheckpoint } from './work-queue';
@@ -25,6 +25,9 @@ export { FEEDER_CHECKPOINT_NAME, readFeederCheckpoint } from './work-queue';
  * on a payment stream is not fed.
  */
 const FED_EVENT_TYPES = PAYMENT_EVENT_TYPES;
+
+/** What the feeder follows; its lag (for /metrics) is counted with the same filter. */
+export const FEEDER_FILTER: EventFilter = { streamPrefixes: [PAYMENT_STREAM_PREFIX], eventTypes: FED_EVENT_TYPES };
 
 export interface FeederOptions {
   readonly store: EventStore;
@@ -75,7 +78,7 @@ export function createWorkFeeder(options: FeederOptions): Feeder {
     position = await readFeederCheckpoint(options.database);
     subscription = options.store.subscribeToAll({
       fromPosition: position,
-      filter: { streamPrefixes: [PAYMENT_STREAM_PREFIX], eventTypes: FED_EVENT_TYPES },
+      filter: FEEDER_FILTER,
       batchSizeMax: options.batchSizeMax,
     });
     const batcher = new EventBatcher(subscription[Symbol.asyncIterator]());

@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import type { CoreConfig } from '../config/core';
 import { PgliteDatabase, PostgresDatabase, type Database } from '../db/database';
 import type { Logger } from '../logging';
+import { instrumentEventStore } from './instrumented';
 import type { EventStore } from './port';
 import { SqlEventStore } from './sql/sql-event-store';
 import { EventStoreDbEventStore } from './eventstoredb/eventstoredb-event-store';
@@ -32,7 +33,7 @@ export const POSTGRES_CONNECT_MS_MAX = 10_000;
 export async function openStores(config: StoreConfig, logger: Logger, options: OpenStoresOptions = {}): Promise<OpenedStores> {
   const database = await openDatabase(config, options.connectTimeoutMs ?? POSTGRES_CONNECT_MS_MAX);
   try {
-    const store = await openEventStore(config, database);
+    const store = instrumentEventStore(await openEventStore(config, database));
     logger.info({ eventStore: config.eventStore, readModels: database.engine }, 'event store opened');
     return {
       store,

@@ -19,6 +19,7 @@ import type { Logger } from '../logging';
 import type { NewId } from '../random-ids';
 import { maskIban } from '../shared/mask-iban';
 import { withoutQueryCredentials } from './edge';
+import { httpRequestDuration } from '../observability/metrics';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -91,8 +92,20 @@ export function requestContext(options: RequestContextOptions): RequestHandler {
   };
 }
 
+/**
+ * The route template the request matched (`/payments/:id`), never the URL
+ * itself: ids in a label would make one time series per payment. Requests no
+ * route matched (404s, refusals before routing) share one value.
+ */
+function routeTemplate(req: Request): string {
+  const path = (req.route as { path?: unknown } | undefined)?.path;
+  return typeof path === 'string' ? `${req.baseUrl}${path}` : 'unmatched';
+}
+
 function logRequest(logger: Logger, req: Request, res: Response, startedAt: number): void {
   const status = res.statusCode;
+  const seconds = (performance.now() - startedAt) / 1000;
+  httpRequestDuration.observe({ method: req.method, route: routeTemplate(req), status }, seconds);
   const line = {
     requestId: res.locals.requestId,
     correlationId: res.locals.correlationId,
@@ -100,7 +113,7 @@ function logRequest(logger: Logger, req: Request, res: Response, startedAt: numb
     // A key sent in the query is refused, and its value never reaches the log.
     url: loggableUrl(withoutQueryCredentials(req.originalUrl)),
     status,
-    durationMs: Math.round((performance.now() - startedAt) * 10) / 10,
+    durationMs: Math.round(seconds * 10_000) / 10,
     principal: (res.locals['principal'] as { id?: string } | undefined)?.id,
     problem: res.locals.problem,
     aborted: res.writableFinished ? undefined : true,

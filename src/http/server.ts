@@ -2,6 +2,7 @@
  * Builds the API from its parts and serves it. The entry files (api, all-in-one)
  * and the tests use this one function, so what is tested is what runs.
  */
+import { createMetricsRouter } from './metrics-route';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import type { Router } from 'express';
@@ -117,6 +118,7 @@ export function createApiServer(options: ApiServerOptions): ApiServer {
     routers: [
       createPaymentsRouter({ payments, idempotency, amountMajorMax: options.amountMajorMax, now, registry }),
       createRefundsRouter({ refunds: createRefundsModule({ store: options.store, amountMajorMax: options.amountMajorMax }), now, registry }),
+      createMetricsRouter(registry),
       ...(extra.routers ?? []),
     ],
     publicRouters: extra.publicRouters ?? [],

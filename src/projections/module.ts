@@ -13,6 +13,7 @@ import { createFreshness, type Freshness } from './freshness';
 import { createProjector } from './projector';
 import { READ_MODELS } from './read-models';
 import { createReadModelQueries, type ReadModelQueries } from './read-models/queries';
+import { registerProjectorMetrics } from '../observability/metrics';
 
 export interface ProjectorModuleOptions {
   readonly config: Pick<ProjectorConfig, 'batchSizeMax' | 'pollIntervalMs' | 'lagLogIntervalMs'>;
@@ -36,9 +37,18 @@ export function createProjectorModule(options: ProjectorModuleOptions): Projecto
     limits: { batchSizeMax: config.batchSizeMax, pollIntervalMs: config.pollIntervalMs },
     lagLogIntervalMs: config.lagLogIntervalMs,
   });
+  let unregister: (() => void) | undefined;
+  const figures = async () =>
+    (await projector.report()).map((entry) => ({ projection: entry.name, lagEvents: entry.eventsBehind, lagSeconds: entry.secondsBehind }));
   return {
-    start: () => projector.start(),
-    stop: () => projector.stop(),
+    async start() {
+      await projector.start();
+      unregister = registerProjectorMetrics(figures);
+    },
+    async stop() {
+      unregister?.();
+      await projector.stop();
+    },
     readinessChecks: new Map([['projections', projector.readiness]]),
     freshness: projector.freshness,
   };

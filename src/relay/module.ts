@@ -13,6 +13,7 @@ export { readRelayConfig } from './config';
 import { createRelayCrashPoint } from './crash-points';
 import { connectJetStream } from './jetstream';
 import { createRelay, type Relay } from './relay';
+import { registerRelayMetrics } from '../observability/metrics';
 
 export interface RelayModuleOptions {
   /** NATS_URL must be set: without it there is no relay to build. */
@@ -47,10 +48,21 @@ export function createRelayModule(options: RelayModuleOptions): RelayModule {
     crashPoint: createRelayCrashPoint(config.crashPoints, options.nodeEnv, relayLogger),
   });
   const readiness: ReadinessCheck = options.readinessGates === false ? async () => ({ healthy: true, details: (await relay.readiness()).details ?? {} }) : relay.readiness;
+  let unregister: (() => void) | undefined;
+  const figures = async () => {
+    const [lag, status] = [await relay.lag(), relay.status()];
+    return { lagEvents: lag.eventsBehind, lagSeconds: lag.secondsBehind, streamSequence: status.streamSequence, positionPrepare: Number(status.position?.prepare ?? 0n), up: status.state === 'running' };
+  };
   return {
     relay,
-    start: () => relay.start(),
-    stop: () => relay.stop(),
+    async start() {
+      await relay.start();
+      unregister = registerRelayMetrics(figures);
+    },
+    async stop() {
+      unregister?.();
+      await relay.stop();
+    },
     readinessChecks: new Map([['relay', readiness]]),
   };
 }

@@ -24,6 +24,7 @@ import { advanceRelayCheckpoint, migrateRelay, readRelayCheckpoint } from './che
 import { NO_RELAY_CRASH_POINT, type RelayCrashPoint } from './crash-points';
 import { RELAYED_EVENT_TYPES, toIntegrationMessage, type MappingSettings } from './integration-events';
 import { StreamMovedError, type IntegrationPublisher } from './jetstream';
+import { relayEventsPublished } from '../observability/metrics';
 
 export const RELAY_FILTER: EventFilter = { streamPrefixes: [PAYMENT_STREAM_PREFIX], eventTypes: RELAYED_EVENT_TYPES };
 
@@ -171,6 +172,7 @@ class RelayLoop implements Relay {
         if (ack.duplicate) throw new StreamMovedError(`event ${event.id} was on the stream already (sequence ${ack.sequence})`);
         this.lastSequence = ack.sequence;
         this.eventsPublished += 1;
+        relayEventsPublished.inc();
       }
       position = event.position;
       this.position = position;
