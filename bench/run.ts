@@ -7,13 +7,14 @@
  * BENCH_GATEWAY_RATE the gateway latency bench's PUTs per second (default 500),
  * BENCH_GATEWAY_PAYMENTS its throughput backlog (default 1000).
  * BENCH_STORE_CALLERS the store bench's concurrent appenders (default 16).
- * `npm run bench -- http`, `-- store`, `-- projections`, `-- bank` or `-- gateway` runs one of them.
+ * `npm run bench -- http`, `-- store`, `-- projections`, `-- bank`, `-- gateway` or `-- observability` runs one of them.
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { benchBankSandbox, printBankResult } from './bank-sandbox-bench';
 import { benchGatewayLatency, benchGatewayThroughput, printLatencyResults, printThroughputResults, type GatewayBenchOptions } from './gateway-bench';
 import { benchPaymentsApi, type ScenarioResult } from './http-bench';
+import { benchObservability, printObservabilityResult } from './observability';
 import { benchProjections, printProjectionResults } from './projections';
 import { benchStorePglite, benchStorePostgres, printStoreResults } from './store';
 
@@ -109,6 +110,10 @@ async function main(): Promise<void> {
     printBankResult(await benchBankSandbox(options.durationSeconds));
   }
   if (!only || only === 'gateway') await benchGateway(options.durationSeconds);
+  if (!only || only === 'observability') {
+    console.log('\n## Metrics cost: one request\'s histogram observation; PGlite appends through the instrumented store vs the bare one');
+    printObservabilityResult(await benchObservability(options.durationSeconds));
+  }
 }
 
 void main().then(
