@@ -15,32 +15,34 @@ const MODULES = {
   shared: { mayImport: [], public: null },
   'logging.ts': { mayImport: ['shared'], public: null },
   'random-ids.ts': { mayImport: [], public: null },
+  // Metrics families (prom-client) and the business counters; every module that measures imports them.
+  observability: { mayImport: ['domain'], public: ['metrics.ts', 'business.ts'] },
   db: { mayImport: [], public: ['database.ts', 'errors.ts', 'migrations.ts'] },
   config: { mayImport: ['domain'], public: ['index.ts', 'core.ts', 'env.ts', 'tenants.ts', 'all-in-one.ts'] },
   'event-store': {
-    mayImport: ['db', 'config', 'logging.ts'],
+    mayImport: ['db', 'config', 'logging.ts', 'observability'],
     // The EventStoreDB adapter is public for the gateway's consumer-group feeder, which needs its client and event mapping.
     public: ['port.ts', 'open.ts', 'eventstoredb/eventstoredb-event-store.ts', 'eventstoredb/mapping.ts'],
   },
   application: {
-    mayImport: ['domain', 'event-store', 'shared', 'logging.ts'],
+    mayImport: ['domain', 'event-store', 'shared', 'logging.ts', 'observability'],
     public: ['payments.ts', 'refunds.ts', 'operator-actions.ts', 'approvals.ts', 'idempotency.ts', 'bank-evidence.ts', 'errors.ts', 'event-envelope.ts', 'stream-state-cache.ts'],
   },
   projections: {
-    mayImport: ['domain', 'application', 'event-store', 'db', 'config', 'shared', 'logging.ts'],
+    mayImport: ['domain', 'application', 'event-store', 'db', 'config', 'shared', 'logging.ts', 'observability'],
     public: ['module.ts', 'config.ts', 'freshness.ts', 'read-models/queries.ts'],
   },
   'bank-gateway': {
-    mayImport: ['domain', 'application', 'event-store', 'db', 'config', 'shared', 'logging.ts'],
+    mayImport: ['domain', 'application', 'event-store', 'db', 'config', 'shared', 'logging.ts', 'observability'],
     public: ['module.ts', 'config.ts', 'work-queue.ts'],
   },
   relay: {
-    mayImport: ['domain', 'application', 'event-store', 'db', 'config', 'shared', 'logging.ts'],
+    mayImport: ['domain', 'application', 'event-store', 'db', 'config', 'shared', 'logging.ts', 'observability'],
     public: ['module.ts', 'config.ts'],
   },
   'bank-sandbox': { mayImport: ['db', 'config', 'shared', 'logging.ts', 'random-ids.ts'], public: ['module.ts', 'config.ts'] },
   http: {
-    mayImport: ['domain', 'application', 'event-store', 'config', 'projections', 'bank-gateway', 'shared', 'logging.ts', 'random-ids.ts'],
+    mayImport: ['domain', 'application', 'event-store', 'config', 'projections', 'bank-gateway', 'shared', 'logging.ts', 'random-ids.ts', 'observability'],
     public: ['module.ts', 'health-server.ts', 'auth.ts'],
   },
   processes: {
