@@ -41,6 +41,8 @@ export interface BankGateway {
   start(): Promise<void>;
   stop(): Promise<void>;
   readonly readiness: ReadinessCheck;
+  /** Payments being worked on now (the gateway_in_flight metric). */
+  inFlightCount(): number;
 }
 
 export function createBankGateway(deps: BankGatewayDeps): BankGateway {
@@ -140,5 +142,6 @@ export function createBankGateway(deps: BankGatewayDeps): BankGateway {
       const details = await status();
       return { healthy: !stopping && details.feeder.error === null && details.loopError === null, details };
     },
+    inFlightCount: () => inFlight.size,
   };
 }
