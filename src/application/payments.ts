@@ -156,6 +156,7 @@ export function createPaymentsModule(options: PaymentsModuleOptions) {
   /** A command decided on a state the caller loaded (see handleOn): one append, no read; a lost race is a PreconditionFailedError. */
   async function executeOn(tenantId: TenantId, paymentId: PaymentId, command: PaymentCommand, loaded: { readonly state: ExistingPaymentState; readonly revision: number }) {
     const result = await handler.handleOn(paymentStreamName(tenantId, paymentId), command, loaded);
+    countTransitions(result.appended);
     return { ...result, state: existingState(result.state) };
   }
 
