@@ -3,8 +3,9 @@
  * fault the bank can show ends in the right state with exactly one transfer at
  * the bank (counted from the bank's own listing).
  */
-import type { PaymentId } from '../domain/ids';
+import { paymentStreamName, type PaymentId } from '../domain/ids';
 import { sqlEngines } from '../../test/support/databases';
+import { endToEndIdFor } from './keys';
 import { startGatewayHarness, TENANT, type GatewayHarness } from './testing/harness';
 import { CLOSED_ACCOUNT_IBAN, startSandboxBankForTests, type SandboxBankForTests } from '../bank-sandbox/testing';
 
@@ -27,11 +28,32 @@ describe.each(sqlEngines())('bank gateway against the sandbox bank on %s', (engi
     await bank.close();
   });
 
-  /** Waits for the first failed attempt, so the fault has certainly hit, then heals the bank. */
-  async function healAfterFirstFailure(paymentId: string) {
+  /**
+   * Waits for the first failed attempt, so the fault has certainly hit, then heals
+   * the bank. Fails when no attempt failed: a fault that did not fire would
+   * otherwise leave a plain happy path passing as the fault's test.
+   */
+  async function healAfterFirstFailure(paymentId: string): Promise<{ error: string; errorCode?: string }> {
     const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && !(await harness.eventTypes(paymentId)).includes('BankAttemptFailed')) await pause(20);
+    let failure: { error: string; errorCode?: string } | undefined;
+    while (Date.now() < deadline && !failure) {
+      const events = await harness.store.readStream(paymentStreamName(TENANT, paymentId as PaymentId));
+      failure = events.find((event) => event.type === 'BankAttemptFailed')?.data as { error: string; errorCode?: string } | undefined;
+      if (!failure) await pause(20);
+    }
     await bank.heal();
+    if (!failure) throw new Error(`payment ${paymentId}: the gateway recorded no failed attempt within 10 s, so the injected fault never hit it`);
+    return failure;
+  }
+
+  /** The bank's own record of the faults it injected into this payment's transfer (by its transfer id or reference). */
+  async function faultsInjectedInto(paymentId: string) {
+    const transferIds = new Set((await harness.transfersFor(paymentId)).map((transfer) => transfer.id));
+    const endToEndId = endToEndIdFor(TENANT, paymentId as PaymentId);
+    return bank
+      .injectedFaults()
+      .filter((entry) => (entry.transferId !== undefined && transferIds.has(entry.transferId)) || entry.endToEndId === endToEndId)
+      .map((entry) => entry.fault);
   }
 
   it('when the bank answers normally, then the payment settles with exactly one transfer', async () => {
@@ -63,7 +85,9 @@ describe.each(sqlEngines())('bank gateway against the sandbox bank on %s', (engi
     await bank.setFaults({ latencyMs: 900 });
     const id = newId('slow');
     await harness.requestPayment(id);
-    await healAfterFirstFailure(id);
+    const failure = await healAfterFirstFailure(id);
+    // The latency fault is not logged by the bank: the gateway's own record shows it hit as a timeout.
+    expect(failure).toMatchObject({ errorCode: 'bank_timeout', error: expect.stringMatching(/^timeout/) });
     await harness.waitForStatus(id, ['settled']);
     expect(await harness.transfersFor(id)).toHaveLength(1);
   });
@@ -75,6 +99,7 @@ describe.each(sqlEngines())('bank gateway against the sandbox bank on %s', (engi
     await healAfterFirstFailure(id);
     await harness.waitForStatus(id, ['settled']);
     expect(await harness.transfersFor(id)).toHaveLength(1);
+    expect(await faultsInjectedInto(id)).toContain('error-before');
     const types = await harness.eventTypes(id);
     expect(types.filter((type) => type === 'BankSubmissionStarted').length).toBeGreaterThanOrEqual(2);
   });
@@ -86,6 +111,8 @@ describe.each(sqlEngines())('bank gateway against the sandbox bank on %s', (engi
     await healAfterFirstFailure(id);
     await harness.waitForStatus(id, ['settled']);
     expect(await harness.transfersFor(id)).toHaveLength(1);
+    expect(await faultsInjectedInto(id)).toEqual(['error-after']);
+    expect((await harness.eventTypes(id)).filter((type) => type === 'BankSubmissionStarted')).toHaveLength(1);
   });
 
   it('when the bank commits and then drops the connection, then the lookup finds the transfer and it settles once', async () => {
@@ -95,6 +122,7 @@ describe.each(sqlEngines())('bank gateway against the sandbox bank on %s', (engi
     await healAfterFirstFailure(id);
     await harness.waitForStatus(id, ['settled']);
     expect(await harness.transfersFor(id)).toHaveLength(1);
+    expect(await faultsInjectedInto(id)).toEqual(['drop-after-commit']);
   });
 
   it('when the idempotency key expired at the bank, then the lookup by reference (not a resubmission) saves the payment from a second transfer', async () => {
@@ -106,6 +134,7 @@ describe.each(sqlEngines())('bank gateway against the sandbox bank on %s', (engi
     await harness.waitForStatus(id, ['settled']);
     expect(await harness.transfersFor(id)).toHaveLength(1);
     expect((await harness.eventTypes(id)).filter((type) => type === 'BankSubmissionStarted')).toHaveLength(1);
+    expect(await faultsInjectedInto(id)).toEqual(['drop-after-commit']);
   });
 
   it('when the bank is down, then the circuit opens and calls stop; when it recovers, every payment settles once', async () => {

@@ -78,7 +78,11 @@ describe.each(sqlEngines())('refunds through the bank gateway on %s', (engine) =
     while (Date.now() < deadline && (await bankRefundsFor(id, 'r-1')).length === 0) await pause(20);
     await bank.heal();
     await waitForRefund(id, 'r-1', ['succeeded']);
-    expect(await bankRefundsFor(id, 'r-1')).toHaveLength(1);
+    const atBank = await bankRefundsFor(id, 'r-1');
+    expect(atBank).toHaveLength(1);
+    // The drop did happen: the bank logged it for this very refund, and the gateway recorded an attempt without an answer.
+    expect(bank.injectedFaults().filter((entry) => entry.refundId === atBank[0]!.id).map((entry) => entry.fault)).toEqual(['drop-after-commit']);
+    expect(await harness.eventTypes(id)).toContain('RefundAttemptFailed');
   });
 
   it('when the bank fails before executing, then the refund is retried under the same key and executed once', async () => {
@@ -88,6 +92,10 @@ describe.each(sqlEngines())('refunds through the bank gateway on %s', (engine) =
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline && !(await harness.eventTypes(id)).includes('RefundAttemptFailed')) await pause(20);
     await bank.heal();
+    // The fault did happen: the gateway recorded the failed attempt, and the bank logged the 503 for this refund's reference.
+    expect(await harness.eventTypes(id)).toContain('RefundAttemptFailed');
+    const { endToEndId } = refundReferencesFor(TENANT, id as PaymentId, 'r-1');
+    expect(bank.injectedFaults().filter((entry) => entry.endToEndId === endToEndId).map((entry) => entry.fault)).toContain('error-before');
     await waitForRefund(id, 'r-1', ['succeeded']);
     expect(await bankRefundsFor(id, 'r-1')).toHaveLength(1);
   });

@@ -158,6 +158,8 @@ describe.each(sqlEngines())('sandbox bank refunds over HTTP on %s', (engine) => 
     await bank.heal();
     const found = (await (await get(`/v1/refunds?endToEndId=${encodeURIComponent(dropped)}`)).json()) as { items: RefundView[] };
     expect(found.items).toHaveLength(1);
+    // The client's error is the drop, not some other failure: the bank logged dropping this refund's answer.
+    expect(bank.injectedFaults()).toContainEqual(expect.objectContaining({ fault: 'drop-after-commit', refundId: found.items[0]!.id }));
     // The retry with the same key replays the refund the dropped connection never delivered.
     const retry = await refund(original.id, 100, dropped);
     expect(retry.headers.get(REPLAY_HEADER)).toBe('true');

@@ -265,6 +265,8 @@ describe.each(sqlEngines())('sandbox bank over HTTP on %s', (engine) => {
       await expect(submit(key, transferBody(endToEndId))).rejects.toThrow();
       const [transfer] = await bank.transfersFor(endToEndId);
       expect(transfer).toBeDefined();
+      // The client's error is the drop, not some other failure: the bank logged dropping this transfer's answer.
+      expect(bank.injectedFaults()).toContainEqual(expect.objectContaining({ fault: 'drop-after-commit', transferId: transfer!.id }));
       await bank.heal();
       const retried = await submit(key, transferBody(endToEndId));
       expect(retried.headers.get(REPLAY_HEADER)).toBe('true');

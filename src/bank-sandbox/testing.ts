@@ -5,6 +5,7 @@
  * back-office listing `/admin/transfers`, which no fault touches, so a test can
  * watch the ledger while it breaks `/v1`. Nothing reads the sandbox's internals.
  */
+import pino from 'pino';
 import { SANDBOX_ADMIN_KEY_DEFAULT, SANDBOX_API_KEY_DEFAULT } from './config';
 import type { Faults, FaultsReplacement } from './faults';
 import { MAGIC_CREDITOR_IBANS } from './magic-ibans';
@@ -36,7 +37,20 @@ export interface SandboxBankForTests {
   /** The bank's refunds carrying this end-to-end id, from the back-office listing. */
   refundsFor(endToEndId: string): Promise<RefundView[]>;
   allRefunds(): Promise<RefundView[]>;
+  /**
+   * The faults the bank injected so far, as it logged them (`fault` plus the
+   * transfer, refund or end-to-end id it struck). A fault test asserts on it, so
+   * a fault that silently did not fire fails the test instead of passing it.
+   */
+  injectedFaults(): readonly InjectedFault[];
   close(): Promise<void>;
+}
+
+export interface InjectedFault {
+  readonly fault: 'error-before' | 'error-after' | 'drop-after-commit' | 'lookup-error';
+  readonly endToEndId?: string;
+  readonly transferId?: string;
+  readonly refundId?: string;
 }
 
 export interface SandboxBankForTestsOptions {
@@ -47,20 +61,30 @@ export interface SandboxBankForTestsOptions {
 }
 
 export async function startSandboxBankForTests(options: SandboxBankForTestsOptions = {}): Promise<SandboxBankForTests> {
+  const injected: InjectedFault[] = [];
+  // The sandbox's own log is the fault log: every injection is one info line carrying `fault`.
+  const faultLogger = pino({ level: 'info' }, {
+    write: (line: string) => {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      if (typeof entry.fault === 'string') injected.push(entry as unknown as InjectedFault);
+      // A caller's own logger still sees every line (at info: these are the sandbox's diagnostics, not ours).
+      options.logger?.info(entry, String(entry.msg ?? ''));
+    },
+  });
   const sandbox = await startBankSandbox({
     storage: options.storage ?? { kind: 'memory' },
     apiKey: SANDBOX_API_KEY_DEFAULT,
     adminKey: SANDBOX_ADMIN_KEY_DEFAULT,
     seed: options.seed ?? 1,
     ...(options.faults ? { faults: options.faults } : {}),
-    ...(options.logger ? { logger: options.logger } : {}),
+    logger: faultLogger,
   });
   const client = sandboxClient(sandbox.url, sandbox.adminKey);
-  return { url: sandbox.url, apiKey: sandbox.apiKey, adminKey: sandbox.adminKey, ...client, close: () => sandbox.close() };
+  return { url: sandbox.url, apiKey: sandbox.apiKey, adminKey: sandbox.adminKey, ...client, injectedFaults: () => [...injected], close: () => sandbox.close() };
 }
 
 /** The HTTP side of the helper, usable against any running sandbox (another process too). */
-export function sandboxClient(url: string, adminKey: string): Omit<SandboxBankForTests, 'url' | 'apiKey' | 'adminKey' | 'close'> {
+export function sandboxClient(url: string, adminKey: string): Omit<SandboxBankForTests, 'url' | 'apiKey' | 'adminKey' | 'close' | 'injectedFaults'> {
   async function call<T>(path: string, key: string, init: RequestInit = {}): Promise<T> {
     const response = await fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...init.headers } });
     const text = await response.text();
