@@ -3,32 +3,18 @@
  * reaching a status. Counted where the event is written, so every transition is
  * counted once across processes (Prometheus sums them).
  */
-import type { PaymentEvent } from '../domain/payment';
+import { paymentStatusAfter, type PaymentEvent } from '../domain/payment';
 import { paymentStatusTransitions, refundStatusTransitions } from './metrics';
 
-/** The payment status an event moves to; undefined when it changes none (a failed attempt, a repeated intent). */
-function paymentStatusAfter(event: PaymentEvent): string | undefined {
-  switch (event.type) {
-    case 'PaymentRequested':
-      return 'requested';
-    case 'PaymentCancelled':
-      return 'cancelled';
-    case 'BankSubmissionStarted':
-      // Later attempts stay submitted.
-      return event.data.attempt === 1 ? 'submitted' : undefined;
-    case 'OperatorRetryRequested':
-      return 'submitted';
-    case 'PaymentSettled':
-      return 'settled';
-    case 'PaymentRejected':
-      return 'rejected';
-    case 'BankOutcomeUnknown':
-      return 'unknown';
-    case 'PaymentResolvedByOperator':
-      return event.data.outcome;
-    default:
-      return undefined;
-  }
+/**
+ * Whether an event moves the payment to another status. The status itself is
+ * the domain's one status function; only "did it change" is decided here: a
+ * later attempt or a failed one stays submitted, and refunds never move a
+ * settled payment.
+ */
+function changesPaymentStatus(event: PaymentEvent): boolean {
+  if (event.type === 'BankSubmissionStarted') return event.data.attempt === 1;
+  return event.type !== 'BankAttemptFailed' && !event.type.startsWith('Refund');
 }
 
 function refundStatusAfter(event: PaymentEvent): string | undefined {
@@ -50,8 +36,7 @@ function refundStatusAfter(event: PaymentEvent): string | undefined {
 
 export function countTransitions(events: readonly PaymentEvent[]): void {
   for (const event of events) {
-    const payment = paymentStatusAfter(event);
-    if (payment) paymentStatusTransitions.inc({ status: payment });
+    if (changesPaymentStatus(event)) paymentStatusTransitions.inc({ status: paymentStatusAfter(event) });
     const refund = refundStatusAfter(event);
     if (refund) refundStatusTransitions.inc({ status: refund });
   }
