@@ -5,16 +5,17 @@
  * Refused attempts are recorded on the payment's operator audit stream.
  */
 import { randomUUID } from 'node:crypto';
-import { comparePositions, WrongExpectedVersionError, type EventStore } from '../event-store/port';
+import { comparePositions, type EventStore } from '../event-store/port';
 import { DomainError } from '../domain/errors';
-import { bankTransferReservationStreamName, operatorAuditStreamName, paymentStreamName, type PaymentId, type TenantId } from '../domain/ids';
-import type { EvidenceMismatch, OperatorActionName, OperatorActionRefused, BankTransferReserved } from '../domain/operator-audit';
+import { operatorAuditStreamName, paymentStreamName, type PaymentId, type TenantId } from '../domain/ids';
+import type { EvidenceMismatch, OperatorActionName, OperatorActionRefused } from '../domain/operator-audit';
 import type { CommandMetadata } from '../domain/principal';
 import type { ApprovalAction } from '../domain/approval';
 import type { BankLookupRecord, ExistingPaymentState } from '../domain/payment';
 import { createApprovalsModule, type ApprovedAction, type ExecutionResult } from './approvals';
 import { checkClaimAtBank, instructedTransferOf, lookupRecord, type BankLedger, type BankLookupAnswer, type TransferDetailsAnswer } from './bank-evidence';
 import { BankEvidenceMismatchError, BankTransferAlreadyUsedError } from './errors';
+import { createTransferReservations } from './transfer-reservations';
 import { envelopeOf, toEventData, type NewEventId } from './event-envelope';
 import type { PaymentsModule } from './payments';
 
@@ -50,6 +51,7 @@ export const AUDIT_TRAIL_EVENTS_MAX = 1_000;
 export function createOperatorActions(options: OperatorActionsOptions) {
   const { store, payments, bank } = options;
   const newEventId = options.newEventId ?? randomUUID;
+  const reservations = createTransferReservations({ store, newEventId });
   const approvals = createApprovalsModule({
     store,
     approvalTtlMs: options.approvalTtlMs,
@@ -230,20 +232,10 @@ export function createOperatorActions(options: OperatorActionsOptions) {
    * (a retried request, a crash before the payment was written) passes.
    */
   async function reserveTransfer(bankTransferId: string, ref: PaymentRef, action: OperatorActionName, metadata: CommandMetadata): Promise<void> {
-    const stream = bankTransferReservationStreamName(bankTransferId);
-    const event: BankTransferReserved = {
-      type: 'BankTransferReserved',
-      data: { bankTransferId, tenantId: ref.tenantId, paymentId: ref.paymentId, reservedBy: metadata.principal.id, reservedAt: metadata.now.toISOString() },
-    };
-    try {
-      await store.appendToStream(stream, [toEventData(event, metadata, 1, newEventId)], { expectedRevision: 'no_stream' });
-    } catch (error) {
-      if (!(error instanceof WrongExpectedVersionError)) throw error;
-      const [first] = await store.readStream(stream, { maxCount: 1 });
-      if (first && first.data['tenantId'] === ref.tenantId && first.data['paymentId'] === ref.paymentId) return;
-      await auditRefusal(ref, { action, problem: 'bank_transfer_already_used', detail: `bank transfer ${bankTransferId} already settled another payment`, claim: { bankTransferId } }, metadata);
-      throw new BankTransferAlreadyUsedError(bankTransferId);
-    }
+    const result = await reservations.reserve(bankTransferId, ref, metadata);
+    if (result.kind === 'reserved') return;
+    await auditRefusal(ref, { action, problem: 'bank_transfer_already_used', detail: `bank transfer ${bankTransferId} already settled another payment`, claim: { bankTransferId } }, metadata);
+    throw new BankTransferAlreadyUsedError(bankTransferId);
   }
 
   async function auditRefusal(

@@ -15,6 +15,7 @@ import type { PaymentsModule } from '../application/payments';
 import { DomainError, assertNever } from '../domain/errors';
 import type { RefundId } from '../domain/ids';
 import { findRefund, type BankErrorCode, type ExistingPaymentState, type PaymentCommand, type RefundState } from '../domain/payment';
+import type { TransferReservations } from '../application/transfer-reservations';
 import type { CommandMetadata } from '../domain/principal';
 import type { Logger } from '../logging';
 import type { BankClient, LookupAnswer, RefundRequest, SubmitAnswer, TransferRequest } from './bank-client';
@@ -32,6 +33,8 @@ export const LAST_ERROR_CHARS_MAX = 500;
 
 export interface ClaimWorkerDeps {
   readonly payments: PaymentsModule;
+  /** Settlements reserve their bank transfer too, so no operator can settle another payment on it. */
+  readonly reservations: TransferReservations;
   readonly workQueue: WorkQueue;
   readonly bank: BankClient;
   readonly crashPoints: CrashPoints;
@@ -169,6 +172,22 @@ export function createClaimWorker(deps: ClaimWorkerDeps) {
     if (!(await workQueue.renew(claim, deps.leaseMs))) throw new LeaseLostError('lease lost before the bank call');
   }
 
+  /**
+   * Before a payment's transfer is recorded as executed, the transfer is
+   * reserved for this payment (no_stream). The bank matched the transfer to
+   * this payment's instruction, so its answer is recorded even when another
+   * payment holds the transfer: that one was settled on it by people (approved
+   * while the bank could not tell), and it is the one to put right, hence the alarm.
+   */
+  async function reserveSettledTransfer(claim: Claim, bankTransferId: string, meta: CommandMetadata): Promise<void> {
+    const reserved = await deps.reservations.reserve(bankTransferId, { tenantId: claim.item.tenantId, paymentId: claim.item.paymentId }, meta);
+    if (reserved.kind === 'reserved') return;
+    logger.error(
+      { ...where(claim), bankTransferId, heldBy: { tenantId: reserved.tenantId, paymentId: reserved.paymentId }, alarm: 'bank_transfer_reserved_by_another_payment' },
+      'ALARM: the bank settled this payment on a transfer an operator resolution had reserved for another payment; reconcile that payment',
+    );
+  }
+
   function outcome(claim: Claim, instruction: Instruction, after: Current): StepResult {
     deps.crashPoints.reach('after-outcome-before-checkpoint');
     logger.info({ ...where(claim), status: instruction.rowStatus(after.state) }, 'bank outcome recorded');
@@ -215,6 +234,7 @@ export function createClaimWorker(deps: ClaimWorkerDeps) {
         return { kind: 'next', current: after, observation: { kind: 'intent-recorded', attempt } };
       }
       case 'settle':
+        if (instruction.ref.kind === 'transfer') await reserveSettledTransfer(claim, step.bankTransferId, meta());
         return outcome(claim, instruction, await appendFact(claim, current, instruction.executed(step.bankTransferId, meta())));
       case 'reject':
         return outcome(claim, instruction, await appendFact(claim, current, instruction.refused(step.bankTransferId, step.reason, step.reasonCode, meta())));

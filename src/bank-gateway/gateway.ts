@@ -12,6 +12,7 @@ import type { ReadinessCheck } from '../shared/readiness';
 import type { Logger } from '../logging';
 import type { BankClient } from './bank-client';
 import { backoffAfterFailuresMs, createPause } from '../shared/pause';
+import { createTransferReservations } from '../application/transfer-reservations';
 import { createClaimWorker } from './claim-worker';
 import type { GatewayConfig } from './config';
 import { NO_CRASH_POINTS, type CrashPoints } from './crash-points';
@@ -56,6 +57,7 @@ export function createBankGateway(deps: BankGatewayDeps): BankGateway {
 
   const worker = createClaimWorker({
     payments: deps.payments,
+    reservations: createTransferReservations({ store: deps.store }),
     workQueue,
     bank: deps.bank,
     crashPoints: deps.crashPoints ?? NO_CRASH_POINTS,

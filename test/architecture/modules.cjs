@@ -26,7 +26,7 @@ const MODULES = {
   },
   application: {
     mayImport: ['domain', 'event-store', 'shared', 'logging.ts', 'observability'],
-    public: ['payments.ts', 'refunds.ts', 'operator-actions.ts', 'approvals.ts', 'idempotency.ts', 'bank-evidence.ts', 'errors.ts', 'event-envelope.ts', 'stream-state-cache.ts'],
+    public: ['payments.ts', 'refunds.ts', 'operator-actions.ts', 'approvals.ts', 'idempotency.ts', 'transfer-reservations.ts', 'bank-evidence.ts', 'errors.ts', 'event-envelope.ts', 'stream-state-cache.ts'],
   },
   projections: {
     mayImport: ['domain', 'application', 'event-store', 'db', 'config', 'shared', 'logging.ts', 'observability'],

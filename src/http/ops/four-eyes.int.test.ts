@@ -87,6 +87,17 @@ describe.each(sqlEngines())('four eyes on the operator desk on %s', (engine) => 
     expect(after.revision).toBe(revisionBefore);
   }
 
+  /** The desk's own bank client opens its circuit after failures; it answers again once half-open. */
+  async function untilDeskReachesBank(id: string): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const lookup = ((await (await call('GET', `/ops/payments/${TENANT}/${id}/bank-lookup`, KEYS.operator)).json()) as Json)['lookup'];
+      if (lookup && lookup['result'] !== 'unavailable') return;
+      if (Date.now() > deadline) throw new Error('the operator desk never reached the healed bank');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   const revisionOf = async (id: string) => (await harness.payments.getPayment(TENANT, id as PaymentId))!.revision;
 
   describe('resolve is checked against the bank', () => {
@@ -217,6 +228,20 @@ describe.each(sqlEngines())('four eyes on the operator desk on %s', (engine) => 
       expect(await harness.store.readStream('bank-transfer-tr_SHARED_CLAIM')).toHaveLength(1);
     });
 
+    it('when an approved proposal names a transfer the gateway settled another payment with, then the store refuses it: failed bank_transfer_already_used, payment still parked', async () => {
+      const otherTransfer = await otherSettledTransfer();
+      const [reservation] = await harness.store.readStream(`bank-transfer-${otherTransfer}`);
+      expect(reservation).toMatchObject({ type: 'BankTransferReserved', data: { reservedBy: expect.stringContaining('gateway:') } });
+      const id = await parkedDuringOutage();
+      const approval = await proposeDuringOutage(id, { outcome: 'settled', bankTransferId: otherTransfer });
+      await bank.setFaults({ outage: true });
+      const before = await revisionOf(id);
+      const approved = await call('POST', `/ops/approvals/${approval['id']}/approve`, SECOND_SUPERVISOR_KEY, { reason: 'statement shows it' }, keyed());
+      expect(await approved.json()).toMatchObject({ status: 'approved', execution: { status: 'failed', problem: 'bank_transfer_already_used' } });
+      await expectUnchanged(id, before);
+      expect(await harness.store.readStream(`bank-transfer-${otherTransfer}`)).toHaveLength(1);
+    });
+
     it('when the bank answers between proposal and approval and contradicts it, then the approval executes nothing: failed bank-evidence-mismatch, audited, payment still parked', async () => {
       const { id } = await parkedAfterExecution();
       // Lookups still fail: the bank cannot tell, so "rejected" becomes a proposal.
@@ -224,6 +249,7 @@ describe.each(sqlEngines())('four eyes on the operator desk on %s', (engine) => 
       expect(response.status).toBe(202);
       const approval = ((await response.json()) as Json)['approval'];
       await bank.heal();
+      await untilDeskReachesBank(id);
       const before = await revisionOf(id);
       const approved = await call('POST', `/ops/approvals/${approval['id']}/approve`, SECOND_SUPERVISOR_KEY, { reason: 'statement shows nothing' }, keyed());
       expect(approved.status).toBe(200);
