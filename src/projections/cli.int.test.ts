@@ -91,8 +91,8 @@ describe.each(sqlEngines())('projections CLI commands on %s', (engine) => {
     expect(await run('list')).toBe(EXIT_OK);
 
     expect(lines).toHaveLength(READ_MODELS.length);
-    expect(lines[0]).toMatch(/^payments {2}v1 {2}tables: rm_payments {2}— /);
-    expect(lines[1]).toMatch(/^daily_volume {2}v1 {2}tables: rm_daily_volume, rm_daily_volume_payments {2}— /);
+    expect(lines[0]).toMatch(/^payments {2}v2 {2}tables: rm_payments {2}— /);
+    expect(lines[1]).toMatch(/^daily_volume {2}v2 {2}tables: rm_daily_volume, rm_daily_volume_payments {2}— /);
     expect(lines[2]).toMatch(/^payment_timeline {2}v1 {2}tables: rm_payment_timeline {2}— /);
   });
 

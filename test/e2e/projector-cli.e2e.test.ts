@@ -146,7 +146,7 @@ describe.each(targets)('the projections CLI as a process on %s', (_label, makeTa
     const run = await cli('list');
 
     expect(run.code).toBe(0);
-    expect(run.stdout.split('\n')).toEqual([expect.stringMatching(/^payments {2}v1 /), expect.stringMatching(/^daily_volume {2}v1 /), expect.stringMatching(/^payment_timeline {2}v1 /), '']);
+    expect(run.stdout.split('\n')).toEqual([expect.stringMatching(/^payments {2}v2 /), expect.stringMatching(/^daily_volume {2}v2 /), expect.stringMatching(/^payment_timeline {2}v1 /), '']);
     expect(run.stderr).toBe('');
   }, RUN_MS_MAX);
 
