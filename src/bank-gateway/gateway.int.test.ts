@@ -233,16 +233,16 @@ describe.each(sqlEngines())('competing gateways on %s', (engine) => {
   });
 
   it('when a zombie gets the answer of the bank after its successor parked the payment, then the answer is recorded: settled, one transfer', async () => {
-    // The bank holds the first request 4 s; the zombie's lease is 300 ms. Its successor,
+    // The bank holds the first request 8 s; the zombie's lease is 300 ms. Its successor,
     // with a window already spent, finds nothing at the bank (still in flight) and parks
     // well before the answer comes back to the zombie.
-    await bank.setFaults({ latencyMs: 4_000 });
-    await harness.startGateway({ gatewayId: 'zombie', leaseMs: 300, bankTimeoutMs: 8_000 });
+    await bank.setFaults({ latencyMs: 8_000 });
+    await harness.startGateway({ gatewayId: 'zombie', leaseMs: 300, bankTimeoutMs: 12_000 });
     const id = newId('late-answer');
     await harness.requestPayment(id);
     await pause(150);
-    await harness.startGateway({ gatewayId: 'successor', leaseMs: 300, bankTimeoutMs: 8_000, retryWindowMs: 100 });
-    await harness.waitForStatus(id, ['unknown'], 3_500);
+    await harness.startGateway({ gatewayId: 'successor', leaseMs: 300, bankTimeoutMs: 12_000, retryWindowMs: 100 });
+    await harness.waitForStatus(id, ['unknown'], 7_500);
     const settled = await harness.waitForStatus(id, ['settled'], 20_000);
     const transfers = await harness.transfersFor(id);
     expect(transfers).toHaveLength(1);
